@@ -1,0 +1,269 @@
+// N-API surface of the engine. Every call returns at once; epan work happens
+// on the engine thread and comes back as a resolved promise. One crossing per
+// batch of packets, never per packet.
+//
+//   init({configDir, resolveNames}) -> Promise<{version}>
+//   fieldRegistry()                 -> Promise<string>   (see epan_runtime.h)
+//   open({path, filter, maxBytes, resetEvery, skipRecords, batchSize, readAhead, maxPackets})
+//                                   -> Promise<Reader>
+//   reader.next()  -> Promise<{count, text, offsets, meta} | null>, rejects at a read error
+//   reader.stats() -> {records, packets, resets, fileType, linkType}
+//   reader.close()
+#include <napi.h>
+
+#include <deque>
+#include <mutex>
+
+#include "engine_thread.h"
+#include "epan_runtime.h"
+
+namespace {
+
+EngineThread g_engine;
+bool g_started = false;
+bool g_initialised = false;
+std::string g_version;
+
+// Completions queued by the engine thread, run on the JavaScript thread.
+Napi::ThreadSafeFunction g_wake;
+std::mutex g_completions_mutex;
+std::deque<std::function<void(Napi::Env)>> g_completions;
+int g_pending = 0;  // promises waiting on the engine; the event loop stays alive while > 0
+
+void post_to_js(std::function<void(Napi::Env)> fn) {
+  {
+    std::lock_guard<std::mutex> lock(g_completions_mutex);
+    g_completions.push_back(std::move(fn));
+  }
+  g_wake.NonBlockingCall([](Napi::Env env, Napi::Function) {
+    std::deque<std::function<void(Napi::Env)>> ready;
+    {
+      std::lock_guard<std::mutex> lock(g_completions_mutex);
+      ready.swap(g_completions);
+    }
+    for (auto &f : ready) f(env);
+  });
+}
+
+void hold(Napi::Env env) {
+  if (g_pending++ == 0) g_wake.Ref(env);
+}
+void release(Napi::Env env) {
+  if (--g_pending == 0) g_wake.Unref(env);
+}
+
+Napi::Error capture_error(Napi::Env env, const CaptureError &e) {
+  Napi::Error err = Napi::Error::New(env, e.message);
+  err.Set("code", Napi::String::New(env, e.code));
+  return err;
+}
+
+uint64_t get_number(const Napi::Object &o, const char *key, uint64_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? (uint64_t)v.As<Napi::Number>().Int64Value() : fallback;
+}
+
+std::string get_string(const Napi::Object &o, const char *key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+void ensure_started(Napi::Env env) {
+  if (g_started) return;
+  g_wake = Napi::ThreadSafeFunction::New(env, Napi::Function(), "espcap-engine", 0, 1);
+  g_wake.Unref(env);
+  g_engine.start();
+  g_started = true;
+  env.AddCleanupHook([] {
+    g_engine.stop();
+    g_wake.Abort();
+  });
+}
+
+Napi::Value Init(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+  if (g_initialised) {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("version", g_version);
+    deferred->Resolve(result);
+    return deferred->Promise();
+  }
+  RuntimeOptions options;
+  if (info.Length() > 0 && info[0].IsObject()) {
+    Napi::Object o = info[0].As<Napi::Object>();
+    options.config_dir = get_string(o, "configDir");
+    options.resolve_names = o.Get("resolveNames").ToBoolean();
+  }
+  ensure_started(env);
+  hold(env);
+  g_engine.post([options, deferred] {
+    std::string error;
+    bool ok = runtime_init(options, error);
+    std::string version = ok ? runtime_version() : "";
+    post_to_js([ok, error, version, deferred](Napi::Env env) {
+      release(env);
+      if (!ok) { deferred->Reject(Napi::Error::New(env, error).Value()); return; }
+      g_initialised = true;
+      g_version = version;
+      Napi::Object result = Napi::Object::New(env);
+      result.Set("version", version);
+      deferred->Resolve(result);
+    });
+  });
+  return deferred->Promise();
+}
+
+Napi::Value FieldRegistry(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+  if (!g_initialised) {
+    deferred->Reject(Napi::Error::New(env, "engine not initialised").Value());
+    return deferred->Promise();
+  }
+  hold(env);
+  g_engine.post([deferred] {
+    auto text = std::make_shared<std::string>(runtime_field_registry());
+    post_to_js([deferred, text](Napi::Env env) {
+      release(env);
+      deferred->Resolve(Napi::String::New(env, *text));
+    });
+  });
+  return deferred->Promise();
+}
+
+Napi::Value BatchToJs(Napi::Env env, std::unique_ptr<PacketBatch> batch) {
+  Napi::Object out = Napi::Object::New(env);
+  uint32_t count = batch->count;
+  auto offsets = Napi::Uint32Array::New(env, batch->offsets.size() + 1);
+  std::copy(batch->offsets.begin(), batch->offsets.end(), offsets.Data());
+  offsets[batch->offsets.size()] = (uint32_t)batch->text.size();
+  auto meta = Napi::Float64Array::New(env, batch->meta.size());
+  std::copy(batch->meta.begin(), batch->meta.end(), meta.Data());
+  // The text is handed over without a copy; the batch is freed when JavaScript drops it.
+  PacketBatch *raw = batch.release();
+  auto text = Napi::Buffer<char>::New(env, raw->text.data(), raw->text.size(),
+                                      [](Napi::Env, char *, PacketBatch *b) { delete b; }, raw);
+  out.Set("count", count);
+  out.Set("text", text);
+  out.Set("offsets", offsets);
+  out.Set("meta", meta);
+  return out;
+}
+
+// Settles a pending next() from what the reader has: a batch, the end (null), or its error.
+bool settle(Napi::Env env, ReaderCore &core, Napi::Promise::Deferred &deferred) {
+  if (auto batch = core.take()) {
+    deferred.Resolve(BatchToJs(env, std::move(batch)));
+    return true;
+  }
+  if (!core.finished()) return false;
+  if (auto err = core.error()) deferred.Reject(capture_error(env, *err).Value());
+  else deferred.Resolve(env.Null());
+  return true;
+}
+
+struct ReaderHandle {
+  std::shared_ptr<ReaderCore> core;
+  std::shared_ptr<Napi::Promise::Deferred> waiting;  // a next() not settled yet
+};
+
+Napi::Object MakeReader(Napi::Env env, std::shared_ptr<ReaderHandle> handle) {
+  Napi::Object reader = Napi::Object::New(env);
+  reader.Set("next", Napi::Function::New(env, [handle](const Napi::CallbackInfo &info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+    if (handle->waiting) {
+      deferred->Reject(Napi::Error::New(env, "next() called while another next() is pending").Value());
+    } else if (!settle(env, *handle->core, *deferred)) {
+      handle->waiting = deferred;
+      hold(env);
+    }
+    return deferred->Promise();
+  }));
+  reader.Set("stats", Napi::Function::New(env, [handle](const Napi::CallbackInfo &info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    ReaderCore &core = *handle->core;
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("records", (double)core.records.load());
+    s.Set("packets", (double)core.packets.load());
+    s.Set("resets", (double)core.resets.load());
+    s.Set("fileType", core.file_type);
+    s.Set("linkType", core.link_type);
+    return s;
+  }));
+  reader.Set("close", Napi::Function::New(env, [handle](const Napi::CallbackInfo &info) -> Napi::Value {
+    handle->core->close();
+    if (handle->waiting) {
+      handle->waiting->Resolve(info.Env().Null());
+      handle->waiting.reset();
+      release(info.Env());
+    }
+    return info.Env().Undefined();
+  }));
+  return reader;
+}
+
+Napi::Value Open(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+  if (!g_initialised || info.Length() < 1 || !info[0].IsObject()) {
+    deferred->Reject(Napi::Error::New(env, g_initialised ? "open() needs an options object" : "engine not initialised").Value());
+    return deferred->Promise();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  CaptureOptions options;
+  options.path = get_string(o, "path");
+  options.display_filter = get_string(o, "filter");
+  options.max_bytes = (uint32_t)get_number(o, "maxBytes", 64);
+  options.reset_every = get_number(o, "resetEvery", 0);
+  options.skip_records = get_number(o, "skipRecords", 0);
+  options.walk = !o.Get("walk").IsBoolean() || o.Get("walk").ToBoolean();
+  ReaderLimits limits;
+  limits.batch_size = (uint32_t)std::max<uint64_t>(1, get_number(o, "batchSize", limits.batch_size));
+  limits.read_ahead = (uint32_t)std::max<uint64_t>(1, get_number(o, "readAhead", limits.read_ahead));
+  limits.max_packets = get_number(o, "maxPackets", 0);
+
+  auto handle = std::make_shared<ReaderHandle>();
+  // Runs on the JavaScript thread whenever the engine has pushed a batch or finished.
+  std::weak_ptr<ReaderHandle> weak = handle;
+  handle->core = std::make_shared<ReaderCore>(limits, [weak] {
+    post_to_js([weak](Napi::Env env) {
+      auto h = weak.lock();
+      if (!h || !h->waiting) return;
+      if (settle(env, *h->core, *h->waiting)) {
+        h->waiting.reset();
+        release(env);
+      }
+    });
+  });
+
+  hold(env);
+  g_engine.post([options, handle, deferred] {
+    CaptureError error;
+    std::unique_ptr<CaptureDissector> dissector = CaptureDissector::open(options, error);
+    bool ok = dissector != nullptr;
+    if (ok) {
+      handle->core->file_type = dissector->file_type();
+      handle->core->link_type = dissector->link_type();
+    }
+    post_to_js([ok, error, handle, deferred](Napi::Env env) {
+      release(env);
+      if (!ok) deferred->Reject(capture_error(env, error).Value());
+      else deferred->Resolve(MakeReader(env, handle));
+    });
+    if (ok) handle->core->pump(std::move(dissector), g_engine);
+  });
+  return deferred->Promise();
+}
+
+Napi::Object Module(Napi::Env env, Napi::Object exports) {
+  exports.Set("init", Napi::Function::New(env, Init));
+  exports.Set("fieldRegistry", Napi::Function::New(env, FieldRegistry));
+  exports.Set("open", Napi::Function::New(env, Open));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(espcap, Module)

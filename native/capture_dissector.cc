@@ -1,0 +1,256 @@
+#include "capture_dissector.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <epan/dfilter/dfilter.h>
+#include <epan/epan_dissect.h>
+#include <epan/frame_data.h>
+#include <epan/tvbuff.h>
+#include <wiretap/wtap.h>
+#include <wsutil/buffer.h>
+
+#include "json_text.h"
+
+// epan leaves this struct to the application: it answers epan's questions
+// about other frames (time references) and about capture interfaces.
+struct packet_provider_data {
+  wtap *wth = nullptr;
+  const frame_data *ref = nullptr;
+  frame_data *prev_dis = nullptr;
+  frame_data *prev_cap = nullptr;
+  frame_data ref_frame{};
+  frame_data prev_dis_frame{};
+  frame_data prev_cap_frame{};
+};
+
+namespace {
+
+const nstime_t *provider_frame_ts(packet_provider_data *prov, guint32 frame_num) {
+  if (prov->ref && prov->ref->num == frame_num) return &prov->ref->abs_ts;
+  if (prov->prev_dis && prov->prev_dis->num == frame_num) return &prov->prev_dis->abs_ts;
+  if (prov->prev_cap && prov->prev_cap->num == frame_num) return &prov->prev_cap->abs_ts;
+  return nullptr;
+}
+
+wtap_block_t interface_block(packet_provider_data *prov, guint32 interface_id) {
+  wtapng_iface_descriptions_t *idb_info = wtap_file_get_idb_info(prov->wth);
+  wtap_block_t block = nullptr;
+  if (interface_id < idb_info->interface_data->len)
+    block = g_array_index(idb_info->interface_data, wtap_block_t, interface_id);
+  g_free(idb_info);
+  return block;
+}
+
+const char *provider_interface_option(packet_provider_data *prov, guint32 interface_id, guint option) {
+  char *value = nullptr;
+  wtap_block_t block = interface_block(prov, interface_id);
+  if (block && wtap_block_get_string_option_value(block, option, &value) == WTAP_OPTTYPE_SUCCESS) return value;
+  return nullptr;
+}
+
+const char *provider_interface_name(packet_provider_data *prov, guint32 interface_id) {
+  const char *name = provider_interface_option(prov, interface_id, OPT_IDB_NAME);
+  return name ? name : "unknown";
+}
+
+const char *provider_interface_description(packet_provider_data *prov, guint32 interface_id) {
+  return provider_interface_option(prov, interface_id, OPT_IDB_DESCRIPTION);
+}
+
+const packet_provider_funcs kProviderFuncs = {provider_frame_ts, provider_interface_name,
+                                              provider_interface_description, nullptr};
+
+// Turns a wiretap error into a stable code and a one-line message.
+CaptureError wtap_error(int err, gchar *err_info, bool opening) {
+  CaptureError e;
+  switch (err) {
+    case ENOENT: e.code = "ENOENT"; break;
+    case EACCES: case EPERM: e.code = "EACCES"; break;
+    case EISDIR: e.code = "EISDIR"; break;
+    case WTAP_ERR_FILE_UNKNOWN_FORMAT: e.code = "UNKNOWN_FORMAT"; break;
+    case WTAP_ERR_NOT_REGULAR_FILE: e.code = "NOT_REGULAR_FILE"; break;
+    default: e.code = opening ? "OPEN_ERROR" : "READ_ERROR";
+  }
+  if (err == WTAP_ERR_FILE_UNKNOWN_FORMAT) e.message = "not a capture file in a format Wireshark reads";
+  else if (err == WTAP_ERR_SHORT_READ) e.message = "the capture is cut short in the middle of a packet";
+  else e.message = wtap_strerror(err);
+  if (err_info) {
+    e.message += " (";
+    e.message += err_info;
+    e.message += ")";
+    g_free(err_info);
+  }
+  // Keep errors one line.
+  for (char &c : e.message)
+    if (c == '\n' || c == '\r') c = ' ';
+  return e;
+}
+
+}  // namespace
+
+struct CaptureDissector::State {
+  CaptureOptions options;
+  packet_provider_data provider;
+  wtap *wth = nullptr;
+  int file_type_subtype = 0;
+  epan_t *session = nullptr;
+  epan_dissect_t *edt = nullptr;
+  dfilter_t *filter = nullptr;
+  wtap_rec rec;
+  Buffer buf;
+  uint64_t records = 0;            // also the frame number of the last record read
+  uint64_t records_in_session = 0;
+  uint64_t resets = 0;
+  guint32 cum_bytes = 0;
+  nstime_t elapsed = NSTIME_INIT_ZERO;
+  LayerWriter writer;
+  std::string layers_json;
+
+  explicit State(const CaptureOptions &o) : options(o), writer(o.max_bytes) {
+    wtap_rec_init(&rec);
+    ws_buffer_init(&buf, 1514);
+  }
+
+  ~State() {
+    close_session();
+    if (filter) dfilter_free(filter);
+    if (wth) wtap_close(wth);
+    wtap_rec_cleanup(&rec);
+    ws_buffer_free(&buf);
+  }
+
+  void open_session() {
+    session = epan_new(&provider, &kProviderFuncs);
+    // Full, visible tree: without it epan prunes every field no filter asked for.
+    edt = epan_dissect_new(session, TRUE, TRUE);
+    provider.ref = nullptr;
+    provider.prev_dis = nullptr;
+    provider.prev_cap = nullptr;
+    records_in_session = 0;
+  }
+
+  void close_session() {
+    if (edt) epan_dissect_free(edt);
+    if (session) epan_free(session);
+    edt = nullptr;
+    session = nullptr;
+  }
+};
+
+CaptureDissector::CaptureDissector(std::unique_ptr<State> state) : state_(std::move(state)) {}
+CaptureDissector::~CaptureDissector() = default;
+
+std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &options, CaptureError &error) {
+  auto state = std::make_unique<State>(options);
+
+  if (!options.display_filter.empty()) {
+    gchar *err_msg = nullptr;
+    if (!dfilter_compile(options.display_filter.c_str(), &state->filter, &err_msg)) {
+      error.code = "BAD_FILTER";
+      error.message = std::string("invalid display filter \"") + options.display_filter + "\": " +
+                      (err_msg ? err_msg : "syntax error");
+      g_free(err_msg);
+      return nullptr;
+    }
+  }
+
+  int err = 0;
+  gchar *err_info = nullptr;
+  state->wth = wtap_open_offline(options.path.c_str(), WTAP_TYPE_AUTO, &err, &err_info, FALSE);
+  if (!state->wth) {
+    error = wtap_error(err, err_info, true);
+    return nullptr;
+  }
+  state->provider.wth = state->wth;
+  state->file_type_subtype = wtap_file_type_subtype(state->wth);
+  state->open_session();
+
+  // Resuming after the previous process was recycled: skip what it finished.
+  gint64 offset;
+  while (state->records < options.skip_records) {
+    if (!wtap_read(state->wth, &state->rec, &state->buf, &err, &err_info, &offset)) {
+      if (err) { error = wtap_error(err, err_info, false); return nullptr; }
+      break;
+    }
+    wtap_rec_reset(&state->rec);
+    state->records++;
+  }
+  return std::unique_ptr<CaptureDissector>(new CaptureDissector(std::move(state)));
+}
+
+CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &error) {
+  State &s = *state_;
+  if (s.options.reset_every && s.records_in_session >= s.options.reset_every) {
+    // Like tshark -M: drop conversation and reassembly state to bound memory.
+    s.close_session();
+    s.open_session();
+    s.resets++;
+  }
+
+  int err = 0;
+  gchar *err_info = nullptr;
+  gint64 offset = 0;
+  if (!wtap_read(s.wth, &s.rec, &s.buf, &err, &err_info, &offset)) {
+    if (err == 0) return Step::kEnd;
+    error = wtap_error(err, err_info, false);
+    return Step::kError;
+  }
+  s.records++;
+  s.records_in_session++;
+
+  frame_data fd;
+  frame_data_init(&fd, (guint32)s.records, &s.rec, offset, s.cum_bytes);
+  frame_data_set_before_dissect(&fd, &s.elapsed, &s.provider.ref, s.provider.prev_dis);
+  if (s.provider.ref == &fd) {
+    s.provider.ref_frame = fd;
+    s.provider.ref = &s.provider.ref_frame;
+  }
+  if (s.filter) epan_dissect_prime_with_dfilter(s.edt, s.filter);
+  tvbuff_t *tvb = tvb_new_real_data(ws_buffer_start_ptr(&s.buf), fd.cap_len,
+                                    fd.pkt_len > (guint32)G_MAXINT ? G_MAXINT : (gint)fd.pkt_len);
+  epan_dissect_run(s.edt, s.file_type_subtype, &s.rec, tvb, &fd, nullptr);
+  bool passed = !s.filter || dfilter_apply_edt(s.filter, s.edt);
+
+  if (passed) {
+    frame_data_set_after_dissect(&fd, &s.cum_bytes);
+    std::string &text = batch.text;
+    batch.offsets.push_back((uint32_t)text.size());
+    if (!json_text::append_iso_time(text, fd.abs_ts.secs, fd.abs_ts.nsecs)) text.append("1970-01-01T00:00:00.000000000Z");
+    batch.offsets.push_back((uint32_t)text.size());
+    // The protocol is known only after the walk, so the layers go to scratch first.
+    s.layers_json.clear();
+    if (s.options.walk) text.append(s.writer.write(s.edt->tree, s.layers_json));
+    else s.layers_json = "{}";
+    batch.offsets.push_back((uint32_t)text.size());
+    text.append(s.layers_json);
+    bool has_if = s.rec.rec_type == REC_TYPE_PACKET && (s.rec.presence_flags & WTAP_HAS_INTERFACE_ID);
+    double meta[PacketBatch::kMetaPerPacket];
+    meta[PacketBatch::kFrameNumber] = (double)fd.num;
+    meta[PacketBatch::kSeconds] = (double)fd.abs_ts.secs;
+    meta[PacketBatch::kNanoseconds] = (double)fd.abs_ts.nsecs;
+    meta[PacketBatch::kCapturedLength] = (double)fd.cap_len;
+    meta[PacketBatch::kOriginalLength] = (double)fd.pkt_len;
+    meta[PacketBatch::kInterfaceId] = has_if ? (double)s.rec.rec_header.packet_header.interface_id : -1;
+    batch.meta.insert(batch.meta.end(), meta, meta + PacketBatch::kMetaPerPacket);
+    batch.count++;
+    s.provider.prev_dis_frame = fd;
+    s.provider.prev_dis = &s.provider.prev_dis_frame;
+  }
+  s.provider.prev_cap_frame = fd;
+  s.provider.prev_cap = &s.provider.prev_cap_frame;
+  epan_dissect_reset(s.edt);
+  frame_data_destroy(&fd);
+  wtap_rec_reset(&s.rec);
+  return passed ? Step::kPacket : Step::kFiltered;
+}
+
+uint64_t CaptureDissector::records_read() const { return state_->records; }
+uint64_t CaptureDissector::session_resets() const { return state_->resets; }
+std::string CaptureDissector::file_type() const {
+  return wtap_file_type_subtype_name(state_->file_type_subtype);
+}
+std::string CaptureDissector::link_type() const {
+  const char *name = wtap_encap_name(wtap_file_encap(state_->wth));
+  return name ? name : "unknown";
+}

@@ -1,0 +1,46 @@
+// One capture read with wiretap and dissected with epan, record by record.
+// Runs only on the engine thread: epan is process-global and single-threaded.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "layer_writer.h"
+#include "packet_batch.h"
+
+struct CaptureOptions {
+  std::string path;            // a capture file, a FIFO, or "-" for standard input
+  std::string display_filter;  // Wireshark display filter, empty for none
+  uint32_t max_bytes = 64;     // byte fields longer than this are left out; 0 keeps all
+  uint64_t reset_every = 0;    // reset epan's session state every N records; 0 never
+  uint64_t skip_records = 0;   // records to read without dissecting (resume after a recycle)
+  bool walk = true;            // false: dissect with a full tree but write no layers (benchmark floor)
+};
+
+// A failure with a stable code for JavaScript and a one-line message.
+struct CaptureError {
+  std::string code;     // ENOENT, EACCES, EISDIR, UNKNOWN_FORMAT, BAD_FILTER, READ_ERROR, OPEN_ERROR
+  std::string message;
+};
+
+class CaptureDissector {
+ public:
+  // Returns null and fills `error` when the capture or the filter cannot be opened.
+  static std::unique_ptr<CaptureDissector> open(const CaptureOptions &options, CaptureError &error);
+  ~CaptureDissector();
+
+  enum class Step { kPacket, kFiltered, kEnd, kError };
+  // Reads and dissects one record; on kPacket it is appended to `batch`.
+  Step next(PacketBatch &batch, CaptureError &error);
+
+  uint64_t records_read() const;
+  uint64_t session_resets() const;
+  std::string file_type() const;
+  std::string link_type() const;
+
+  struct State;
+
+ private:
+  explicit CaptureDissector(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};

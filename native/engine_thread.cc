@@ -1,0 +1,99 @@
+#include "engine_thread.h"
+
+void EngineThread::start() { thread_ = std::thread([this] { run(); }); }
+
+void EngineThread::post(Job job) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void EngineThread::stop() {
+  stopping_ = true;
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void EngineThread::run() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+void ReaderCore::pump(std::unique_ptr<CaptureDissector> dissector, const EngineThread &engine) {
+  uint64_t delivered = 0;
+  for (;;) {
+    auto batch = std::make_unique<PacketBatch>();
+    batch->text.reserve(limits_.batch_size * 2048);
+    CaptureError err;
+    bool end = false, failed = false;
+    while (batch->count < limits_.batch_size) {
+      if (limits_.max_packets && delivered + batch->count >= limits_.max_packets) { end = true; break; }
+      CaptureDissector::Step step = dissector->next(*batch, err);
+      records = dissector->records_read();
+      if (step == CaptureDissector::Step::kEnd) { end = true; break; }
+      if (step == CaptureDissector::Step::kError) { failed = true; break; }
+    }
+    resets = dissector->session_resets();
+    delivered += batch->count;
+    packets = delivered;
+    bool stop;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (batch->count) ready_.push_back(std::move(batch));
+      if (failed) error_ = err;
+      if (end || failed) finished_ = true;
+      stop = finished_ || closed_;
+    }
+    notify_js_();
+    if (stop) break;
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return ready_.size() < limits_.read_ahead || closed_ || engine.stopping(); });
+    if (closed_ || engine.stopping()) break;
+  }
+  // Closing the capture and freeing the epan session are epan calls: here, not in JavaScript.
+  dissector.reset();
+  std::lock_guard<std::mutex> lock(mutex_);
+  finished_ = true;
+}
+
+std::unique_ptr<PacketBatch> ReaderCore::take() {
+  std::unique_ptr<PacketBatch> batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (ready_.empty()) return nullptr;
+    batch = std::move(ready_.front());
+    ready_.pop_front();
+  }
+  cv_.notify_one();
+  return batch;
+}
+
+bool ReaderCore::finished() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return finished_ && ready_.empty();
+}
+
+std::optional<CaptureError> ReaderCore::error() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return error_;
+}
+
+void ReaderCore::close() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    ready_.clear();
+  }
+  cv_.notify_one();
+}

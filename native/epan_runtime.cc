@@ -1,0 +1,99 @@
+#include "epan_runtime.h"
+
+#include <cstdarg>
+#include <cstdio>
+
+#include <epan/addr_resolv.h>
+#include <epan/epan.h>
+#include <epan/prefs.h>
+#include <epan/proto.h>
+#include <epan/timestamp.h>
+#include <wiretap/wtap.h>
+#include <wsutil/filesystem.h>
+#include <wsutil/privileges.h>
+#include <wsutil/report_message.h>
+#include <wsutil/wslog.h>
+
+#include "layer_writer.h"
+#include "wireshark_compat.h"
+
+namespace {
+
+// Wireshark reports configuration and file problems through these; espcap
+// prints them as one-line warnings rather than losing them.
+void warn(const char *kind, const char *fmt, va_list ap) {
+  char msg[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  for (char *p = msg; *p; p++)
+    if (*p == '\n') *p = ' ';
+  fprintf(stderr, "espcap: wireshark %s: %s\n", kind, msg);
+}
+void vfailure(const char *fmt, va_list ap) { warn("error", fmt, ap); }
+void vwarning(const char *fmt, va_list ap) { warn("warning", fmt, ap); }
+void open_failure(const char *name, int err, gboolean) { fprintf(stderr, "espcap: wireshark: cannot open %s: %s\n", name, g_strerror(err)); }
+void read_failure(const char *name, int err) { fprintf(stderr, "espcap: wireshark: cannot read %s: %s\n", name, g_strerror(err)); }
+void write_failure(const char *name, int err) { fprintf(stderr, "espcap: wireshark: cannot write %s: %s\n", name, g_strerror(err)); }
+void cfile_open_failure(const char *name, int err, gchar *info) { fprintf(stderr, "espcap: wireshark: cannot open %s: %s\n", name, wtap_strerror(err)); g_free(info); }
+void cfile_dump_open_failure(const char *, int, gchar *info, int) { g_free(info); }
+void cfile_read_failure(const char *name, int err, gchar *info) { fprintf(stderr, "espcap: wireshark: cannot read %s: %s\n", name ? name : "capture", wtap_strerror(err)); g_free(info); }
+void cfile_write_failure(const char *, const char *, int, gchar *info, guint32, int) { g_free(info); }
+void cfile_close_failure(const char *, int, gchar *info) { g_free(info); }
+
+const report_message_routines kReportRoutines = {
+    vfailure, vwarning, open_failure, read_failure, write_failure, cfile_open_failure,
+    cfile_dump_open_failure, cfile_read_failure, cfile_write_failure, cfile_close_failure};
+
+std::string registry_cell(const char *s) {
+  std::string out = s ? s : "";
+  for (char &c : out)
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  return out;
+}
+
+}  // namespace
+
+bool runtime_init(const RuntimeOptions &options, std::string &error) {
+  ws_log_init("espcap", NULL);
+  init_process_policies();
+  char *config_err = configuration_init("espcap", NULL);
+  if (config_err) g_free(config_err);  // only the program directory could not be found: harmless
+  if (!options.config_dir.empty()) set_persconffile_dir(options.config_dir.c_str());
+  init_report_message("espcap", &kReportRoutines);
+  timestamp_set_type(TS_RELATIVE);
+  timestamp_set_precision(TS_PREC_AUTO);
+  timestamp_set_seconds_type(TS_SECONDS_DEFAULT);
+
+  // wiretap first: file-type-specific block handlers register against it.
+  wtap_init(TRUE);
+  if (!epan_init(NULL, NULL, TRUE)) {
+    error = "libwireshark failed to initialise its dissectors";
+    return false;
+  }
+  epan_load_settings();
+  if (!options.resolve_names) disable_name_resolution();
+  prefs_apply_all();
+  return true;
+}
+
+std::string runtime_field_registry() {
+  std::string out;
+  LayerWriter keys(0);
+  void *proto_cookie = nullptr;
+  for (int proto_id = proto_get_first_protocol(&proto_cookie); proto_id != -1;
+       proto_id = proto_get_next_protocol(&proto_cookie)) {
+    header_field_info *proto_hf = proto_registrar_get_nth(proto_id);
+    std::string layer = keys.layer_key(proto_id);
+    out += layer + "\t\t" + registry_cell(proto_hf->abbrev) + "\tFT_PROTOCOL\t" + registry_cell(proto_hf->name) + "\t" +
+           keys.foreign_field_key(proto_hf) + "\n";
+    void *field_cookie = nullptr;
+    for (header_field_info *hf = proto_get_first_protocol_field(proto_id, &field_cookie); hf;
+         hf = proto_get_next_protocol_field(proto_id, &field_cookie)) {
+      if (hf->id == hf_text_only) continue;
+      out += layer + "\t" + keys.own_field_key(hf, proto_id) + "\t" + registry_cell(hf->abbrev) + "\t" +
+             ftype_name(hf->type) + "\t" + registry_cell(hf->name) + "\t" + keys.foreign_field_key(hf) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string runtime_version() { return epan_get_version(); }

@@ -1,0 +1,324 @@
+#include "layer_writer.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "json_text.h"
+
+namespace {
+
+// Elasticsearch reads dots in field names as object paths and reserves a
+// leading underscore, so names keep [A-Za-z0-9_-], everything else becomes
+// '_', and leading underscores are dropped: "_ws.malformed" -> "ws_malformed".
+std::string normalise_name(const char *name) {
+  std::string s;
+  for (const char *p = name; *p; p++) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    s.push_back(ok ? c : '_');
+  }
+  size_t lead = s.find_first_not_of('_');
+  if (lead == std::string::npos) return "unnamed";
+  return s.substr(lead);
+}
+
+// Layers that carry payload or epan's own annotations rather than a protocol
+// a user would call "the" protocol of the packet.
+bool is_generic_layer(const char *abbrev) {
+  return strcmp(abbrev, "data") == 0 || strncmp(abbrev, "data-", 5) == 0 || strcmp(abbrev, "media") == 0 ||
+         strncmp(abbrev, "_ws.", 4) == 0 || strcmp(abbrev, "fake-field-wrapper") == 0;
+}
+
+void append_ipv4(std::string &out, uint32_t host_order) {
+  out.push_back('"');
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    json_text::append_u64(out, (host_order >> shift) & 0xFF);
+    if (shift) out.push_back('.');
+  }
+  out.push_back('"');
+}
+
+void append_mac(std::string &out, const uint8_t *b, size_t len) {
+  static const char digits[] = "0123456789abcdef";
+  out.push_back('"');
+  for (size_t i = 0; i < len; i++) {
+    if (i) out.push_back(':');
+    out.push_back(digits[b[i] >> 4]);
+    out.push_back(digits[b[i] & 15]);
+  }
+  out.push_back('"');
+}
+
+// Relative times are seconds as a JSON number with all nine fractional digits.
+void append_relative_time(std::string &out, const nstime_t *t) {
+  int64_t secs = t->secs;
+  int64_t nsecs = t->nsecs;
+  bool negative = secs < 0 || nsecs < 0;
+  if (negative) { secs = -secs; nsecs = -nsecs; }
+  if (nsecs < 0) { secs -= 1; nsecs += 1000000000; }
+  if (negative) out.push_back('-');
+  json_text::append_i64(out, secs);
+  char frac[11];
+  snprintf(frac, sizeof frac, ".%09d", (int)nsecs);
+  out.append(frac, 10);
+}
+
+const std::string kUnknownProtocol = "unknown";
+
+}  // namespace
+
+int LayerWriter::intern(const std::string &key) {
+  auto it = key_ids_.find(key);
+  if (it != key_ids_.end()) return it->second;
+  int id = (int)keys_.size();
+  key_ids_.emplace(key, id);
+  std::string quoted;
+  json_text::append_string(quoted, key.data(), key.size());
+  quoted.push_back(':');
+  keys_.push_back(std::move(quoted));
+  plain_names_.push_back(key);
+  groups_.emplace_back();
+  return id;
+}
+
+int LayerWriter::layer_key_for_proto(int proto_id) {
+  if (proto_id >= (int)proto_layer_key_.size()) proto_layer_key_.resize(proto_id + 1, -1);
+  int &slot = proto_layer_key_[proto_id];
+  if (slot < 0) slot = intern(normalise_name(proto_registrar_get_nth(proto_id)->abbrev));
+  return slot;
+}
+
+int LayerWriter::field_key(const header_field_info *hf, int layer_proto_id, const std::string &layer_abbrev) {
+  if (hf->id >= (int)hf_keys_.size()) hf_keys_.resize(hf->id + 1);
+  HfKey &cached = hf_keys_[hf->id];
+  if (cached.layer_proto == layer_proto_id) return cached.key_id;
+  const char *abbrev = hf->abbrev;
+  size_t n = layer_abbrev.size();
+  if (strncmp(abbrev, layer_abbrev.c_str(), n) == 0 && abbrev[n] == '.' && abbrev[n + 1]) abbrev += n + 1;
+  cached.layer_proto = layer_proto_id;
+  cached.key_id = intern(normalise_name(abbrev));
+  return cached.key_id;
+}
+
+std::string LayerWriter::own_field_key(const header_field_info *hf, int proto_id) {
+  return plain_names_[field_key(hf, proto_id, proto_registrar_get_nth(proto_id)->abbrev)];
+}
+
+std::string LayerWriter::foreign_field_key(const header_field_info *hf) { return normalise_name(hf->abbrev); }
+
+bool LayerWriter::append_value(field_info *fi, std::string &out) {
+  const header_field_info *hf = fi->hfinfo;
+  const fvalue_t *fv = ws_compat::field_value(fi);
+  switch (hf->type) {
+    case FT_NONE:
+    case FT_PROTOCOL:
+      // Label-like items (tcp.analysis.retransmission, a nested protocol)
+      // carry meaning by being present: searchable as true.
+      out.append("true");
+      return true;
+    case FT_BOOLEAN:
+      out.append(ws_compat::get_bool(fv) ? "true" : "false");
+      return true;
+    case FT_CHAR:
+    case FT_UINT8:
+    case FT_UINT16:
+    case FT_UINT24:
+    case FT_UINT32:
+    case FT_FRAMENUM:
+      json_text::append_u64(out, ws_compat::get_uint32(fv));
+      return true;
+    case FT_INT8:
+    case FT_INT16:
+    case FT_INT24:
+    case FT_INT32:
+      json_text::append_i64(out, ws_compat::get_int32(fv));
+      return true;
+    case FT_UINT40:
+    case FT_UINT48:
+    case FT_UINT56:
+    case FT_UINT64:
+      json_text::append_u64_safe(out, ws_compat::get_uint64(fv));
+      return true;
+    case FT_INT40:
+    case FT_INT48:
+    case FT_INT56:
+    case FT_INT64:
+      json_text::append_i64_safe(out, ws_compat::get_int64(fv));
+      return true;
+    case FT_FLOAT:
+    case FT_DOUBLE:
+      json_text::append_double(out, ws_compat::get_double(fv));
+      return true;
+    case FT_ABSOLUTE_TIME: {
+      const nstime_t *t = ws_compat::get_time(fv);
+      size_t at = out.size();
+      out.push_back('"');
+      if (!json_text::append_iso_time(out, t->secs, t->nsecs)) { out.resize(at); return false; }
+      out.push_back('"');
+      return true;
+    }
+    case FT_RELATIVE_TIME:
+      append_relative_time(out, ws_compat::get_time(fv));
+      return true;
+    case FT_STRING:
+    case FT_STRINGZ:
+    case FT_UINT_STRING:
+    case FT_STRINGZPAD:
+    case FT_STRINGZTRUNC: {
+      size_t len;
+      const char *s = ws_compat::get_string(fv, &len);
+      json_text::append_string(out, s ? s : "", s ? len : 0);
+      return true;
+    }
+    case FT_BYTES:
+    case FT_UINT_BYTES: {
+      size_t len;
+      const uint8_t *b = ws_compat::get_bytes(fv, &len);
+      if (max_bytes_ && len > max_bytes_) return false;
+      out.push_back('"');
+      json_text::append_hex(out, b, len);
+      out.push_back('"');
+      return true;
+    }
+    case FT_ETHER: {
+      size_t len;
+      const uint8_t *b = ws_compat::get_bytes(fv, &len);
+      append_mac(out, b, len);
+      return true;
+    }
+    case FT_IPv4:
+      append_ipv4(out, ws_compat::get_ipv4_host_order(fv));
+      return true;
+    case FT_IPv6: {
+      char buf[INET6_ADDRSTRLEN];
+      inet_ntop(AF_INET6, ws_compat::get_ipv6_bytes(fv), buf, sizeof buf);
+      out.push_back('"');
+      out.append(buf);
+      out.push_back('"');
+      return true;
+    }
+    default: {
+      // GUID, OID, EUI64, IPX network, AX.25, ...: Wireshark's own display form.
+      char *s = ws_compat::display_repr(fi);
+      if (!s) return false;
+      json_text::append_string(out, s);
+      wmem_free(NULL, s);
+      return true;
+    }
+  }
+}
+
+void LayerWriter::add_field(field_info *fi, int layer_proto_id, const std::string &layer_abbrev) {
+  const header_field_info *hf = fi->hfinfo;
+  // Label-only text items are not fields; hidden items are not shown by
+  // Wireshark either (they duplicate shown ones: ip.addr, tcp.port).
+  if (hf->id == hf_text_only || (fi->flags & FI_HIDDEN)) return;
+  uint32_t start = (uint32_t)values_.size();
+  if (!append_value(fi, values_)) return;
+  int key = field_key(hf, layer_proto_id, layer_abbrev);
+  int vi = (int)values_list_.size();
+  values_list_.push_back({start, (uint32_t)values_.size() - start, -1});
+  Group &g = groups_[key];
+  if (g.first < 0) {
+    g.first = g.last = vi;
+    order_.push_back(key);
+  } else {
+    values_list_[g.last].next = vi;
+    g.last = vi;
+  }
+}
+
+void LayerWriter::write_layer(const Layer &layer, std::string &out) {
+  order_.clear();
+  values_.clear();
+  values_list_.clear();
+  const std::string layer_abbrev = proto_registrar_get_nth(layer.proto_id)->abbrev;
+  for (proto_node *root : layer.roots) {
+    if (root->finfo && root->finfo->hfinfo->type != FT_PROTOCOL) add_field(root->finfo, layer.proto_id, layer_abbrev);
+    // Pre-order walk of the subtree without recursion (hostile packets can nest deeply).
+    proto_node *n = root->first_child;
+    while (n) {
+      if (n->finfo) add_field(n->finfo, layer.proto_id, layer_abbrev);
+      if (n->first_child) {
+        n = n->first_child;
+      } else {
+        while (n != root && !n->next) n = n->parent;
+        n = (n == root) ? nullptr : n->next;
+      }
+    }
+  }
+  out.push_back('{');
+  for (size_t i = 0; i < order_.size(); i++) {
+    int key = order_[i];
+    if (i) out.push_back(',');
+    out.append(keys_[key]);
+    Group &g = groups_[key];
+    if (values_list_[g.first].next < 0) {
+      const Value &v = values_list_[g.first];
+      out.append(values_, v.start, v.len);
+    } else {
+      out.push_back('[');
+      for (int vi = g.first; vi >= 0; vi = values_list_[vi].next) {
+        if (vi != g.first) out.push_back(',');
+        out.append(values_, values_list_[vi].start, values_list_[vi].len);
+      }
+      out.push_back(']');
+    }
+    g.first = g.last = -1;
+  }
+  out.push_back('}');
+}
+
+const std::string &LayerWriter::write(proto_tree *tree, std::string &out) {
+  layers_.clear();
+  for (proto_node *top = tree ? tree->first_child : nullptr; top; top = top->next) {
+    field_info *fi = top->finfo;
+    if (!fi) continue;
+    const header_field_info *hf = fi->hfinfo;
+    if (hf->type == FT_PROTOCOL) {
+      layers_.push_back({layer_key_for_proto(hf->id), hf->id, {top}});
+      continue;
+    }
+    // A field at the top level (tcp.segments, a text label) belongs to the
+    // latest layer of its protocol, or starts one.
+    int proto_id = hf->parent >= 0 ? hf->parent : (layers_.empty() ? -1 : layers_.back().proto_id);
+    if (proto_id < 0) continue;
+    Layer *target = nullptr;
+    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it)
+      if (it->proto_id == proto_id) { target = &*it; break; }
+    if (target) target->roots.push_back(top);
+    else layers_.push_back({layer_key_for_proto(proto_id), proto_id, {top}});
+  }
+
+  // A protocol occurring more than once (tunnels, several PDUs in one frame)
+  // becomes an array of layer objects, in packet order, under one key.
+  out.push_back('{');
+  std::vector<bool> written(layers_.size(), false);
+  bool first = true;
+  for (size_t i = 0; i < layers_.size(); i++) {
+    if (written[i]) continue;
+    if (!first) out.push_back(',');
+    first = false;
+    out.append(keys_[layers_[i].key_id]);
+    size_t same = 0;
+    for (size_t j = i + 1; j < layers_.size(); j++) same += layers_[j].key_id == layers_[i].key_id;
+    if (!same) {
+      write_layer(layers_[i], out);
+      continue;
+    }
+    out.push_back('[');
+    for (size_t j = i; j < layers_.size(); j++) {
+      if (layers_[j].key_id != layers_[i].key_id) continue;
+      if (j != i) out.push_back(',');
+      write_layer(layers_[j], out);
+      written[j] = true;
+    }
+    out.push_back(']');
+  }
+  out.push_back('}');
+
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it)
+    if (!is_generic_layer(proto_registrar_get_nth(it->proto_id)->abbrev)) return plain_names_[it->key_id];
+  return layers_.empty() ? kUnknownProtocol : plain_names_[layers_.back().key_id];
+}

@@ -1,0 +1,67 @@
+// Turns epan's protocol tree of one packet into the compact layer tree:
+//   {"eth":{"dst":"..","src":"..",..},"ip":{"src":"10.0.0.1",..},"tcp":{..}}
+// in one pass over the tree, with Wireshark's types kept (numbers, booleans,
+// address and ISO-time strings, hex bytes) and no intermediate objects.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "wireshark_compat.h"
+
+class LayerWriter {
+ public:
+  // max_bytes: byte fields longer than this are left out (0 keeps all).
+  explicit LayerWriter(uint32_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // Appends the layers object of the dissected tree to `out` and returns the
+  // name of the packet's highest protocol (points into an interned string).
+  const std::string &write(proto_tree *tree, std::string &out);
+
+  // The keys write() uses, for the field registry: a protocol's layer key, a
+  // field's key inside its own protocol's layer, and inside any other layer.
+  std::string layer_key(int proto_id) { return plain_names_[layer_key_for_proto(proto_id)]; }
+  std::string own_field_key(const header_field_info *hf, int proto_id);
+  static std::string foreign_field_key(const header_field_info *hf);
+
+ private:
+  struct Layer {
+    int key_id;                 // interned layer key ("ip")
+    int proto_id;               // registering protocol
+    std::vector<proto_node *> roots;
+  };
+  struct Value {
+    uint32_t start, len;        // span in values_
+    int next;                   // next value of the same key, or -1
+  };
+  struct Group {
+    int first = -1, last = -1;  // chain of Values; first == -1: unused
+  };
+  struct HfKey {
+    int layer_proto = -2;       // the layer the cached key was computed for
+    int key_id = -1;
+  };
+
+  int layer_key_for_proto(int proto_id);
+  int field_key(const header_field_info *hf, int layer_proto_id, const std::string &layer_name);
+  int intern(const std::string &quoted_key);
+  void write_layer(const Layer &layer, std::string &out);
+  void add_field(field_info *fi, int layer_proto_id, const std::string &layer_name);
+  bool append_value(field_info *fi, std::string &out);
+
+  uint32_t max_bytes_;
+  // Interned keys, stored JSON-quoted with the colon: "\"flags_syn\":".
+  std::unordered_map<std::string, int> key_ids_;
+  std::vector<std::string> keys_;
+  std::vector<std::string> plain_names_;   // key without quotes, for protocols
+  std::vector<int> proto_layer_key_;       // proto hf id -> layer key id
+  std::vector<HfKey> hf_keys_;             // hf id -> field key cache
+  // Per-layer scratch, reused for every layer of every packet.
+  std::vector<Group> groups_;              // by key id
+  std::vector<int> order_;                 // key ids in first-seen order
+  std::vector<Value> values_list_;
+  std::string values_;
+  std::vector<Layer> layers_;
+  std::string scratch_;
+};

@@ -1,0 +1,150 @@
+// Every command-line flag is defined and checked here, and nowhere else.
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors';
+
+export const USAGE = `Usage: espcap (--file FILE... | --dir DIR | --nic IFACE | --list-interfaces) [options]
+
+Reads packets, dissects them with Wireshark's dissectors and prints them, writes
+them as NDJSON documents, or indexes them into Elasticsearch.
+
+Input (exactly one):
+  --file FILE            a capture file (pcap, pcapng, compressed, any format Wireshark
+                         reads); repeat for several files
+  --dir DIR              every capture under DIR, recursively, in sorted order
+  --nic IFACE            live capture from a network interface
+  --list-interfaces      list capture interfaces (alias: --list)
+
+Output (default: packets printed for a person to read):
+  --output FILE          write one JSON document per packet (NDJSON) to FILE, - for stdout
+  --node URL[,URL...]    index into Elasticsearch (host:port or URL)
+  --chunk N              packets per Elasticsearch bulk request (default 1000)
+
+Selection:
+  --count N              stop after N packets
+  --filter EXPR          keep only packets matching a Wireshark display filter
+  --bpf EXPR             capture filter (BPF) for live capture
+
+Documents:
+  --max-bytes N          leave out byte fields longer than N bytes (default 64, 0 keeps all)
+  --resolve-names        resolve MAC vendors and port names (off: reproducible output)
+
+Memory:
+  --session-packets N    reset Wireshark's per-capture state every N packets (default 100000,
+                         0 never), like tshark -M
+  --worker-max-rss MB    restart the dissecting process when it has grown past MB (default 1024)
+
+  --quiet                no progress or summary on stderr
+  --help                 this text
+
+Exit codes: 0 success, 1 a capture or output failed, 2 a wrong command line.`;
+
+export type Mode =
+  | { kind: 'files'; files: string[] }
+  | { kind: 'dir'; dir: string }
+  | { kind: 'nic'; nic: string }
+  | { kind: 'list-interfaces' }
+  | { kind: 'help' };
+
+export interface Options {
+  mode: Mode;
+  output?: string;
+  node?: string;
+  chunk: number;
+  count: number;
+  filter?: string;
+  bpf?: string;
+  maxBytes: number;
+  resolveNames: boolean;
+  sessionPackets: number;
+  workerMaxRssMb: number;
+  quiet: boolean;
+  /** Benchmark only: dissect with a full tree but write nothing. */
+  dissectOnly: boolean;
+}
+
+function integer(flag: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} needs a whole number, got "${value}"`);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${flag} must be at least ${min}, got ${value}`);
+  return n;
+}
+
+function nonEmpty(flag: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.trim() === '') throw new UsageError(`--${flag} needs a value`);
+  return value;
+}
+
+export function parseCommandLine(argv: string[]): Options {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        file: { type: 'string', multiple: true },
+        dir: { type: 'string' },
+        nic: { type: 'string' },
+        'list-interfaces': { type: 'boolean' },
+        list: { type: 'boolean' },
+        output: { type: 'string', short: 'o' },
+        node: { type: 'string' },
+        chunk: { type: 'string' },
+        count: { type: 'string' },
+        filter: { type: 'string' },
+        bpf: { type: 'string' },
+        'max-bytes': { type: 'string' },
+        'resolve-names': { type: 'boolean' },
+        'session-packets': { type: 'string' },
+        'worker-max-rss': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        'dissect-only': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]);
+  }
+  const v = parsed.values;
+  if (v.help) return { ...defaults(), mode: { kind: 'help' } };
+
+  const files = (v.file ?? []).map((f) => nonEmpty('file', f) as string);
+  const modes: Mode[] = [];
+  if (files.length) modes.push({ kind: 'files', files });
+  if (v.dir !== undefined) modes.push({ kind: 'dir', dir: nonEmpty('dir', v.dir) as string });
+  if (v.nic !== undefined) modes.push({ kind: 'nic', nic: nonEmpty('nic', v.nic) as string });
+  if (v['list-interfaces'] || v.list) modes.push({ kind: 'list-interfaces' });
+  if (modes.length === 0) throw new UsageError('no input given: use --file, --dir, --nic or --list-interfaces (see --help)');
+  if (modes.length > 1) throw new UsageError('give only one of --file, --dir, --nic and --list-interfaces');
+  if (v.output !== undefined && v.node !== undefined) throw new UsageError('give either --output or --node, not both');
+
+  return {
+    mode: modes[0],
+    output: nonEmpty('output', v.output),
+    node: nonEmpty('node', v.node),
+    chunk: integer('chunk', v.chunk, 1000, 1),
+    count: integer('count', v.count, 0, 1),
+    filter: nonEmpty('filter', v.filter),
+    bpf: nonEmpty('bpf', v.bpf),
+    maxBytes: integer('max-bytes', v['max-bytes'], 64, 0),
+    resolveNames: v['resolve-names'] ?? false,
+    sessionPackets: integer('session-packets', v['session-packets'], 100000, 0),
+    workerMaxRssMb: integer('worker-max-rss', v['worker-max-rss'], 1024, 64),
+    quiet: v.quiet ?? false,
+    dissectOnly: v['dissect-only'] ?? false,
+  };
+}
+
+function defaults(): Omit<Options, 'mode'> {
+  return {
+    chunk: 1000,
+    count: 0,
+    maxBytes: 64,
+    resolveNames: false,
+    sessionPackets: 100000,
+    workerMaxRssMb: 1024,
+    quiet: false,
+    dissectOnly: false,
+  };
+}

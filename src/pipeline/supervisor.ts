@@ -1,0 +1,101 @@
+// Runs the dissection in child processes and replaces a child once it has
+// grown: libwireshark 4.0 leaks ~10 MB per session reset and its per-capture
+// state grows with traffic, so only a fresh process gives memory back. The new
+// child resumes the same file after the last record the old one wrote.
+import { fork } from 'node:child_process';
+import * as path from 'node:path';
+import { DissectOptions, FileJob, FileResult } from './dissect-files';
+import { OutputSpec, RunRequest, WorkerMessage } from './worker';
+import { EspcapError } from '../errors';
+import { OutputClosedError } from '../sinks/sink';
+
+export interface SupervisedRun {
+  files: FileResult[];
+  limitReached: boolean;
+  interrupted: boolean;
+  /** Dissecting processes started (more than one means it was recycled). */
+  processes: number;
+}
+
+const workerScript = path.join(__dirname, 'worker.js');
+
+type FinalMessage = Exclude<WorkerMessage, { type: 'file' }>;
+
+/** Runs one dissecting process; `onFile` gets each file result as it is reported. */
+function runWorker(request: RunRequest, onFile: (result: FileResult) => void): Promise<{ final?: FinalMessage; exit: string }> {
+  return new Promise((resolve) => {
+    const child = fork(workerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let final: FinalMessage | undefined;
+    child.on('message', (m: WorkerMessage) => {
+      if (m.type === 'file') onFile(m.result);
+      else final = m;
+    });
+    child.on('exit', (code, signal) => resolve({ final, exit: signal ? `signal ${signal}` : `exit code ${code}` }));
+    child.send(request);
+  });
+}
+
+export async function superviseDissection(
+  files: string[],
+  options: Omit<DissectOptions, 'maxRssBytes'> & { maxRssMb: number },
+  output: OutputSpec,
+  resolveNames: boolean,
+): Promise<SupervisedRun> {
+  const run: SupervisedRun = { files: files.map((p) => ({ path: p, packets: 0, records: 0 })), limitReached: false, interrupted: false, processes: 0 };
+  let next = 0; // index of the first file not finished
+  let skipRecords = 0;
+  let written = 0;
+  const onInterrupt = () => (run.interrupted = true);
+  process.on('SIGINT', onInterrupt);
+  try {
+    while (next < files.length && !run.limitReached && !run.interrupted) {
+      const jobs: FileJob[] = files.slice(next).map((p, i) => ({ path: p, skipRecords: i === 0 ? skipRecords : 0 }));
+      const request: RunRequest = {
+        jobs,
+        options: {
+          ...options,
+          maxPackets: options.maxPackets ? options.maxPackets - written : 0,
+          maxRssBytes: options.maxRssMb * 1024 * 1024,
+        },
+        output,
+        resolveNames,
+      };
+      run.processes++;
+      let reported = 0;
+      const { final, exit } = await runWorker(request, (result) => {
+        const total = run.files[next + reported++];
+        total.packets += result.packets;
+        total.records = result.records;
+        total.error = result.error;
+        total.notCapture = result.notCapture;
+        written += result.packets;
+      });
+      if (final?.type === 'fatal') {
+        if (final.outputClosed) throw new OutputClosedError(final.message);
+        throw new EspcapError(final.message);
+      }
+      if (!final) {
+        // The process died without finishing (a crash inside a dissector): the
+        // file it was on failed; carry on with the rest.
+        run.files[next + reported].error = { code: 'CRASH', message: `the dissecting process died (${exit})` };
+        next += reported + 1;
+        skipRecords = 0;
+        continue;
+      }
+      const { outcome } = final;
+      run.limitReached = outcome.limitReached;
+      run.interrupted ||= outcome.interrupted;
+      if (outcome.recycleAt) {
+        // The unfinished file was reported too; it resumes in the next process.
+        next += reported - 1;
+        skipRecords = outcome.recycleAt.records;
+      } else {
+        next += reported;
+        skipRecords = 0;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+  return run;
+}

@@ -1,0 +1,63 @@
+// Entry point of a dissecting process, started by supervisor.ts. It owns one
+// epan session for its whole life and writes its documents itself.
+import { initEngine } from '../engine/engine';
+import { EspcapError } from '../errors';
+import { DumpSink } from '../sinks/dump';
+import { NdjsonSink } from '../sinks/ndjson';
+import { OutputClosedError, PacketSink } from '../sinks/sink';
+import { TextOutput } from '../sinks/text-output';
+import { dissectFiles, DissectOptions, DissectOutcome, FileJob, FileResult } from './dissect-files';
+
+export interface OutputSpec {
+  format: 'dump' | 'ndjson';
+  /** "-" for standard output, else a file the supervisor already created. */
+  target: string;
+}
+
+export interface RunRequest {
+  jobs: FileJob[];
+  options: DissectOptions;
+  output: OutputSpec;
+  resolveNames: boolean;
+}
+
+export type WorkerMessage =
+  | { type: 'file'; result: FileResult }
+  | { type: 'outcome'; outcome: DissectOutcome }
+  | { type: 'fatal'; message: string; outputClosed: boolean };
+
+export function openSink(output: OutputSpec): PacketSink {
+  const out = TextOutput.open(output.target, output.target !== '-');
+  return output.format === 'dump' ? new DumpSink(out) : new NdjsonSink(out);
+}
+
+async function run(request: RunRequest): Promise<WorkerMessage> {
+  let interrupted = false;
+  // Ctrl-C reaches the whole process group: finish the current batch, flush, report.
+  process.on('SIGINT', () => (interrupted = true));
+  process.on('SIGTERM', () => (interrupted = true));
+  try {
+    await initEngine({ resolveNames: request.resolveNames });
+    const sink = openSink(request.output);
+    // Each file is reported as soon as it is done, so that if a dissector
+    // crashes this process, the supervisor knows which file was at fault.
+    const report = (result: FileResult) => process.send!({ type: 'file', result } satisfies WorkerMessage);
+    const outcome = await dissectFiles(request.jobs, request.options, sink, () => interrupted, report);
+    await sink.close();
+    return { type: 'outcome', outcome };
+  } catch (err) {
+    const outputClosed = err instanceof OutputClosedError;
+    if (!outputClosed && !(err instanceof EspcapError)) throw err;
+    return { type: 'fatal', message: (err as Error).message, outputClosed };
+  }
+}
+
+process.once('message', (request: RunRequest) => {
+  run(request).then(
+    (reply) => process.send!(reply, () => process.disconnect()),
+    (err) => {
+      process.stderr.write(`espcap: internal error in the dissecting process: ${(err as Error).stack}\n`);
+      process.exit(70);
+    },
+  );
+});

@@ -1,0 +1,47 @@
+// The original espcap's dump mode: packets printed for a person to read.
+//
+//   packet 3  2015-07-30T05:22:10.483133000Z  tcp  66 bytes  test_http.pcap
+//     eth
+//       dst: 58:23:8c:b4:42:56
+//       ...
+import * as path from 'node:path';
+import { Meta } from '../engine/engine';
+import { BatchView, DocumentBuilder } from '../document';
+import { PacketSink } from './sink';
+import { TextOutput } from './text-output';
+
+type Value = string | number | boolean | null | Value[] | { [key: string]: Value };
+
+function formatValue(value: Value): string {
+  if (Array.isArray(value)) return value.map(formatValue).join(', ');
+  return String(value);
+}
+
+export class DumpSink implements PacketSink {
+  constructor(private readonly out: TextOutput) {}
+
+  async write(view: BatchView, documents: DocumentBuilder): Promise<void> {
+    const { fileName, capture } = documents.context;
+    const source = fileName ? path.basename(fileName) : capture;
+    let text = '';
+    for (let i = 0; i < view.count; i++) {
+      text += `packet ${view.meta(i, Meta.FrameNumber)}  ${view.timestamp(i)}  ${view.protocol(i)}  `;
+      text += `${view.meta(i, Meta.OriginalLength)} bytes  ${source}\n`;
+      const layers = JSON.parse(view.layersJson(i)) as Record<string, Value>;
+      for (const [name, layer] of Object.entries(layers)) {
+        for (const occurrence of Array.isArray(layer) ? layer : [layer]) {
+          text += `  ${name}\n`;
+          for (const [key, value] of Object.entries(occurrence as Record<string, Value>)) {
+            text += `    ${key}: ${formatValue(value)}\n`;
+          }
+        }
+      }
+      text += '\n';
+    }
+    await this.out.write(text);
+  }
+
+  close(): Promise<void> {
+    return this.out.close();
+  }
+}
