@@ -1,6 +1,8 @@
 #include "capture_dissector.h"
 
+#include <cctype>
 #include <cerrno>
+#include <sys/stat.h>
 #include <cstring>
 
 #include <epan/dfilter/dfilter.h>
@@ -81,6 +83,8 @@ CaptureError wtap_error(int err, gchar *err_info, bool opening) {
     e.message += ")";
     g_free(err_info);
   }
+  if (!e.message.empty() && e.message[0] >= 'A' && e.message[0] <= 'Z' && !(e.message.size() > 1 && isupper((unsigned char)e.message[1])))
+    e.message[0] = (char)tolower((unsigned char)e.message[0]);
   // Keep errors one line.
   for (char &c : e.message)
     if (c == '\n' || c == '\r') c = ' ';
@@ -153,6 +157,15 @@ std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &o
       g_free(err_msg);
       return nullptr;
     }
+  }
+
+  // wiretap takes an empty file for an ERF capture with no packets; it is a
+  // broken capture (nothing was ever written to it), not an empty one.
+  struct stat st;
+  if (stat(options.path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+    error.code = "EMPTY";
+    error.message = "the file is empty (no capture header)";
+    return nullptr;
   }
 
   int err = 0;

@@ -54,6 +54,10 @@ std::string registry_cell(const char *s) {
 
 bool runtime_init(const RuntimeOptions &options, std::string &error) {
   ws_log_init("espcap", NULL);
+  // Dissector bugs and similar warnings already show in the packet itself
+  // (_ws.malformed, expert items); printing each would flood the terminal.
+  // WIRESHARK_LOG_LEVEL still overrides, as in every Wireshark tool.
+  if (!g_getenv("WIRESHARK_LOG_LEVEL")) ws_log_set_level(LOG_LEVEL_CRITICAL);
   init_process_policies();
   char *config_err = configuration_init("espcap", NULL);
   if (config_err) g_free(config_err);  // only the program directory could not be found: harmless

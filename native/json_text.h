@@ -123,21 +123,51 @@ inline void append_2digits(std::string &out, int v) {
   out.push_back(char('0' + v % 10));
 }
 
+// Brings a (seconds, nanoseconds) pair into 0 <= nanoseconds < 1e9; damaged
+// captures and hostile packets carry nanosecond fields far outside that range.
+inline void normalise_time(int64_t &secs, int64_t &nsecs) {
+  const int64_t billion = 1000000000;
+  secs += nsecs / billion;
+  nsecs %= billion;
+  if (nsecs < 0) { nsecs += billion; secs -= 1; }
+}
+
+inline void append_nanos_fraction(std::string &out, int64_t nsecs) {
+  char frac[11];
+  snprintf(frac, sizeof frac, ".%09d", (int)nsecs);
+  out.append(frac, 10);
+}
+
 // ISO-8601 UTC with nanoseconds, e.g. 2004-05-13T10:17:07.311224000Z (unquoted).
 // Returns false (appending nothing) for years outside 0..9999, which no
 // consumer of ISO dates accepts.
-inline bool append_iso_time(std::string &out, int64_t secs, int32_t nsecs) {
-  if (nsecs < 0) { secs -= 1; nsecs += 1000000000; }
+inline bool append_iso_time(std::string &out, int64_t secs, int64_t nsecs) {
+  normalise_time(secs, nsecs);
   time_t t = (time_t)secs;
   struct tm tm;
   if (!gmtime_r(&t, &tm)) return false;
   int year = tm.tm_year + 1900;
   if (year < 0 || year > 9999) return false;
-  char buf[40];
-  int len = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ", year, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)nsecs);
+  char buf[32];
+  int len = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", year, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec);
   out.append(buf, len);
+  append_nanos_fraction(out, nsecs);
+  out.push_back('Z');
   return true;
+}
+
+// A duration in seconds as a JSON number with all nine fractional digits.
+inline void append_seconds(std::string &out, int64_t secs, int64_t nsecs) {
+  normalise_time(secs, nsecs);
+  if (secs < 0) {
+    // The value is secs + nsecs/1e9 < 0; print its magnitude after a minus sign.
+    out.push_back('-');
+    if (nsecs > 0) { secs += 1; nsecs = 1000000000 - nsecs; }
+    secs = -secs;
+  }
+  append_i64(out, secs);
+  append_nanos_fraction(out, nsecs);
 }
 
 }  // namespace json_text

@@ -50,20 +50,6 @@ void append_mac(std::string &out, const uint8_t *b, size_t len) {
   out.push_back('"');
 }
 
-// Relative times are seconds as a JSON number with all nine fractional digits.
-void append_relative_time(std::string &out, const nstime_t *t) {
-  int64_t secs = t->secs;
-  int64_t nsecs = t->nsecs;
-  bool negative = secs < 0 || nsecs < 0;
-  if (negative) { secs = -secs; nsecs = -nsecs; }
-  if (nsecs < 0) { secs -= 1; nsecs += 1000000000; }
-  if (negative) out.push_back('-');
-  json_text::append_i64(out, secs);
-  char frac[11];
-  snprintf(frac, sizeof frac, ".%09d", (int)nsecs);
-  out.append(frac, 10);
-}
-
 const std::string kUnknownProtocol = "unknown";
 
 }  // namespace
@@ -158,9 +144,11 @@ bool LayerWriter::append_value(field_info *fi, std::string &out) {
       out.push_back('"');
       return true;
     }
-    case FT_RELATIVE_TIME:
-      append_relative_time(out, ws_compat::get_time(fv));
+    case FT_RELATIVE_TIME: {
+      const nstime_t *t = ws_compat::get_time(fv);
+      json_text::append_seconds(out, t->secs, t->nsecs);
       return true;
+    }
     case FT_STRING:
     case FT_STRINGZ:
     case FT_UINT_STRING:

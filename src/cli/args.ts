@@ -104,7 +104,7 @@ export function parseCommandLine(argv: string[]): Options {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]);
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see --help)`);
   }
   const v = parsed.values;
   if (v.help) return { ...defaults(), mode: { kind: 'help' } };

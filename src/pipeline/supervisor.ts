@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import * as path from 'node:path';
 import { DissectOptions, FileJob, FileResult } from './dissect-files';
 import { OutputSpec, RunRequest, WorkerMessage } from './worker';
-import { EspcapError } from '../errors';
+import { EspcapError, UsageError } from '../errors';
 import { OutputClosedError } from '../sinks/sink';
 
 export interface SupervisedRun {
@@ -72,6 +72,7 @@ export async function superviseDissection(
       });
       if (final?.type === 'fatal') {
         if (final.outputClosed) throw new OutputClosedError(final.message);
+        if (final.usage) throw new UsageError(final.message);
         throw new EspcapError(final.message);
       }
       if (!final) {

@@ -24,7 +24,7 @@ export interface RunRequest {
 export type WorkerMessage =
   | { type: 'file'; result: FileResult }
   | { type: 'outcome'; outcome: DissectOutcome }
-  | { type: 'fatal'; message: string; outputClosed: boolean };
+  | { type: 'fatal'; message: string; outputClosed: boolean; usage: boolean };
 
 export function openSink(output: OutputSpec): PacketSink {
   const out = TextOutput.open(output.target, output.target !== '-');
@@ -48,7 +48,9 @@ async function run(request: RunRequest): Promise<WorkerMessage> {
   } catch (err) {
     const outputClosed = err instanceof OutputClosedError;
     if (!outputClosed && !(err instanceof EspcapError)) throw err;
-    return { type: 'fatal', message: (err as Error).message, outputClosed };
+    // A display filter that does not compile is a wrong command line.
+    const usage = (err as EspcapError).code === 'BAD_FILTER';
+    return { type: 'fatal', message: (err as Error).message, outputClosed, usage };
   }
 }
 

@@ -1,0 +1,68 @@
+// Running espcap and tshark the way a user would, and reading what they print.
+import { execFile, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as readline from 'node:readline';
+import { espcapBin } from './paths';
+
+export interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function espcap(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+  const r = spawnSync(process.execPath, [espcapBin, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+    input: options.input,
+    env: options.env ?? process.env,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export type Doc = Record<string, any>;
+
+export function parseNdjson(text: string): Doc[] {
+  return text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l));
+}
+
+/** Streams an NDJSON file, calling `each` per document (for outputs too big to hold). */
+export async function forEachDocument(file: string, each: (doc: Doc, line: string) => void): Promise<void> {
+  const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
+  for await (const line of lines) if (line) each(JSON.parse(line), line);
+}
+
+/** Lines tshark prints (stdout) for a capture; tshark's warnings are ignored. */
+export function tshark(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('tshark', ['-n', ...args], { maxBuffer: 1 << 30, encoding: 'utf8' }, (err, stdout) => {
+      // tshark exits non-zero on a damaged file after printing the good packets.
+      if (err && typeof (err as any).code !== 'number') reject(err);
+      else resolve(stdout);
+    });
+  });
+}
+
+/**
+ * `tshark -T fields` for the given fields: one row per packet, one list of
+ * values per field (all occurrences, in tree order).
+ */
+export async function tsharkFields(file: string, fields: string[], extra: string[] = []): Promise<string[][][]> {
+  const out = await tshark(['-r', file, ...extra, '-T', 'fields', '-E', 'aggregator=|', ...fields.flatMap((f) => ['-e', f])]);
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((line) => line.split('\t').map((cell) => (cell === '' ? [] : cell.split('|'))));
+}
+
+/** Runs async jobs with a bounded concurrency. */
+export async function inParallel<T>(items: T[], limit: number, job: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: limit }, async () => {
+    while (next < items.length) await job(items[next++]);
+  });
+  await Promise.all(workers);
+}
