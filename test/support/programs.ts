@@ -52,10 +52,10 @@ export function tshark(args: string[]): Promise<string> {
  */
 export async function tsharkFields(file: string, fields: string[], extra: string[] = []): Promise<string[][][]> {
   const out = await tshark(['-r', file, ...extra, '-T', 'fields', '-E', 'aggregator=|', ...fields.flatMap((f) => ['-e', f])]);
-  return out
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((line) => line.split('\t').map((cell) => (cell === '' ? [] : cell.split('|'))));
+  // One line per packet, even when every field is empty; only the final newline ends the list.
+  const lines = out.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines.map((line) => line.split('\t').map((cell) => (cell === '' ? [] : cell.split('|'))));
 }
 
 /** Runs async jobs with a bounded concurrency. */

@@ -1,0 +1,148 @@
+// The command line: flags, modes, exit codes and one-line errors.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tempDir, testPcaps } from './support/paths';
+import { espcap, parseNdjson, tshark } from './support/programs';
+
+const httpPcap = path.join(testPcaps, 'test_http.pcap');
+const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
+
+function oneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line:\n${stderr}`);
+  assert.match(lines[0], pattern);
+}
+
+const usageErrors: [string, string[], RegExp][] = [
+  ['no input mode', [], /^espcap: no input given/],
+  ['two input modes', ['--file', httpPcap, '--dir', testPcaps], /^espcap: give only one of/],
+  ['an unknown flag', ['--file', httpPcap, '--bogus'], /^espcap: Unknown option '--bogus'/],
+  ['a flag without its value', ['--file'], /^espcap: .*--file/],
+  ['a negative count', ['--file', httpPcap, '--count', '-5'], /^espcap: .*count/],
+  ['a zero count', ['--file', httpPcap, '--count', '0'], /^espcap: --count must be at least 1/],
+  ['a count that is not a number', ['--file', httpPcap, '--count', 'ten'], /^espcap: --count needs a whole number/],
+  ['a huge chunk size', ['--file', httpPcap, '--chunk', '99999999999999999999'], /^espcap: --chunk must be/],
+  ['an empty file name', ['--file', ''], /^espcap: --file needs a value/],
+  ['an invalid display filter', ['--file', httpPcap, '--filter', 'tcp.port ==== 80'], /^espcap: invalid display filter "tcp.port ==== 80": /],
+];
+for (const [what, args, pattern] of usageErrors) {
+  test(`usage error, exit code 2: ${what}`, () => {
+    const run = espcap(args);
+    assert.equal(run.status, 2);
+    oneLineError(run.stderr, pattern);
+    assert.equal(run.stdout, '');
+  });
+}
+
+const runtimeErrors: [string, () => string[], RegExp][] = [
+  ['a missing file', () => ['--file', '/nonexistent/x.pcap'], /^espcap: \/nonexistent\/x.pcap: no such file or directory$/],
+  ['a directory given to --file', () => ['--file', testPcaps], /is a directory/],
+  ['a missing directory', () => ['--dir', '/nonexistent-dir'], /^espcap: cannot read directory \/nonexistent-dir: no such directory$/],
+  ['a file given to --dir', () => ['--dir', httpPcap], /is not a directory$/],
+  [
+    'a directory without captures',
+    () => {
+      const dir = tempDir('nocaptures');
+      return ['--dir', dir];
+    },
+    /^espcap: no capture files found/,
+  ],
+];
+for (const [what, args, pattern] of runtimeErrors) {
+  test(`runtime error, exit code 1: ${what}`, () => {
+    const run = espcap([...args(), '--output', '-', '--quiet']);
+    assert.equal(run.status, 1, run.stderr);
+    oneLineError(run.stderr, pattern);
+  });
+}
+
+test('an unreadable file is a one-line permission error', () => {
+  const dir = tempDir('unreadable');
+  const file = path.join(dir, 'secret.pcap');
+  fs.copyFileSync(dnsPcap, file);
+  fs.chmodSync(file, 0o600);
+  fs.chmodSync(dir, 0o755);
+  // root reads everything: run espcap as an unprivileged user then.
+  const asRoot = os.userInfo().uid === 0;
+  if (!asRoot) fs.chmodSync(file, 0o000);
+  const command = asRoot ? ['runuser', '-u', 'nobody', '--', process.execPath] : [process.execPath];
+  let stderr = '';
+  let status = 0;
+  try {
+    execFileSync(command[0], [...command.slice(1), path.join(__dirname, '..', '..', 'bin', 'espcap.js'), '--file', file, '--quiet'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
+    });
+  } catch (err) {
+    stderr = (err as { stderr: string }).stderr;
+    status = (err as { status: number }).status;
+  }
+  assert.equal(status, 1);
+  oneLineError(stderr, /secret.pcap: permission denied$/);
+});
+
+test('--file=x and --file x are the same; several --file in order', () => {
+  const a = espcap([`--file=${dnsPcap}`, '--output=-', '--quiet']);
+  const b = espcap(['--file', dnsPcap, '--output', '-', '--quiet']);
+  assert.equal(a.status, 0);
+  assert.equal(a.stdout, b.stdout);
+  const both = parseNdjson(espcap(['--file', dnsPcap, '--file', httpPcap, '--output', '-', '--quiet']).stdout);
+  assert.equal(both.length, 108 + 1268);
+  assert.equal(both[0].file_name, dnsPcap);
+  assert.equal(both.at(-1)!.file_name, httpPcap);
+});
+
+test('--count stops after N packets, across files', () => {
+  const docs = parseNdjson(espcap(['--file', dnsPcap, '--file', httpPcap, '--count', '150', '--output', '-', '--quiet']).stdout);
+  assert.equal(docs.length, 150);
+  assert.equal(docs.filter((d) => d.file_name === dnsPcap).length, 108);
+  assert.deepEqual(docs.slice(108).map((d) => d.frame_number), Array.from({ length: 42 }, (_, i) => i + 1));
+});
+
+test('--filter keeps exactly the packets tshark -Y keeps', async () => {
+  const filter = 'http.request || dns.flags.response == 1';
+  const docs = parseNdjson(espcap(['--file', httpPcap, '--file', dnsPcap, '--filter', filter, '--output', '-', '--quiet']).stdout);
+  for (const file of [httpPcap, dnsPcap]) {
+    const theirs = (await tshark(['-r', file, '-Y', filter, '-T', 'fields', '-e', 'frame.number'])).trim().split('\n').map(Number);
+    assert.deepEqual(docs.filter((d) => d.file_name === file).map((d) => d.frame_number), theirs);
+  }
+});
+
+test('dump mode prints each packet for a person: number, time, protocol, layers', () => {
+  const run = espcap(['--file', dnsPcap, '--count', '2']);
+  assert.equal(run.status, 0);
+  const blocks = run.stdout.trim().split('\n\n');
+  assert.equal(blocks.length, 2);
+  assert.match(blocks[0], /^packet 1  2015-08-14T21:20:38\.915946000Z  dns  79 bytes  test_dns.pcap\n  frame\n/);
+  assert.match(blocks[0], /\n  dns\n(    .*\n)*    qry_name: clients6\.google\.com\n/);
+  assert.match(run.stderr, /^espcap: 2 packets from 1 capture file .*stopped at --count 2\n$/);
+});
+
+test('--help prints the usage and exits 0', () => {
+  const run = espcap(['--help']);
+  assert.equal(run.status, 0);
+  assert.match(run.stdout, /^Usage: espcap /);
+  for (const flag of ['--file', '--dir', '--nic', '--node', '--bpf', '--count', '--chunk', '--list-interfaces', '--output', '--filter', '--max-bytes'])
+    assert.ok(run.stdout.includes(flag), flag);
+});
+
+test('output to a file that cannot be created is a one-line error', () => {
+  const run = espcap(['--file', dnsPcap, '--output', '/nonexistent-dir/out.ndjson']);
+  assert.equal(run.status, 1);
+  oneLineError(run.stderr, /^espcap: cannot open output \/nonexistent-dir\/out.ndjson: /);
+});
+
+test('a closed output pipe (espcap ... | head) ends espcap quietly with exit code 0', () => {
+  const bin = path.join(__dirname, '..', '..', 'bin', 'espcap.js');
+  const errFile = path.join(tempDir('pipe'), 'stderr');
+  const out = execFileSync('bash', ['-c', `node ${bin} --file ${httpPcap} --output - --quiet 2>${errFile} | head -c 100; echo; echo "status=\${PIPESTATUS[0]}"`], {
+    encoding: 'utf8',
+  });
+  assert.match(out, /^\{"@timestamp":/);
+  assert.match(out, /\nstatus=0\n$/);
+  assert.equal(fs.readFileSync(errFile, 'utf8'), '');
+});
