@@ -118,11 +118,6 @@ inline void append_string(std::string &out, const char *str, size_t n) {
 
 inline void append_string(std::string &out, const char *s) { append_string(out, s, strlen(s)); }
 
-inline void append_2digits(std::string &out, int v) {
-  out.push_back(char('0' + v / 10));
-  out.push_back(char('0' + v % 10));
-}
-
 // Brings a (seconds, nanoseconds) pair into 0 <= nanoseconds < 1e9; damaged
 // captures and hostile packets carry nanosecond fields far outside that range.
 inline void normalise_time(int64_t &secs, int64_t &nsecs) {
@@ -132,10 +127,19 @@ inline void normalise_time(int64_t &secs, int64_t &nsecs) {
   if (nsecs < 0) { nsecs += billion; secs -= 1; }
 }
 
+// Writes `value` as exactly `width` decimal digits, zero-padded (hot path: no printf).
+inline void append_fixed_digits(std::string &out, uint64_t value, int width) {
+  char buf[20];
+  for (int i = width - 1; i >= 0; i--) {
+    buf[i] = char('0' + value % 10);
+    value /= 10;
+  }
+  out.append(buf, width);
+}
+
 inline void append_nanos_fraction(std::string &out, int64_t nsecs) {
-  char frac[11];
-  snprintf(frac, sizeof frac, ".%09d", (int)nsecs);
-  out.append(frac, 10);
+  out.push_back('.');
+  append_fixed_digits(out, (uint64_t)nsecs, 9);
 }
 
 // ISO-8601 UTC with nanoseconds, e.g. 2004-05-13T10:17:07.311224000Z (unquoted).
@@ -148,10 +152,17 @@ inline bool append_iso_time(std::string &out, int64_t secs, int64_t nsecs) {
   if (!gmtime_r(&t, &tm)) return false;
   int year = tm.tm_year + 1900;
   if (year < 0 || year > 9999) return false;
-  char buf[32];
-  int len = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", year, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec);
-  out.append(buf, len);
+  append_fixed_digits(out, year, 4);
+  out.push_back('-');
+  append_fixed_digits(out, tm.tm_mon + 1, 2);
+  out.push_back('-');
+  append_fixed_digits(out, tm.tm_mday, 2);
+  out.push_back('T');
+  append_fixed_digits(out, tm.tm_hour, 2);
+  out.push_back(':');
+  append_fixed_digits(out, tm.tm_min, 2);
+  out.push_back(':');
+  append_fixed_digits(out, tm.tm_sec, 2);
   append_nanos_fraction(out, nsecs);
   out.push_back('Z');
   return true;

@@ -20,22 +20,25 @@ export interface CaptureContext {
 
 /** Read access to the packets of one batch. */
 export class BatchView {
-  private readonly text: string;
+  private decoded: string | undefined;
 
-  constructor(readonly batch: PacketBatch) {
-    // The engine writes pure ASCII, so a latin1 decode is exact and byte
-    // offsets are string offsets.
-    this.text = batch.text.toString('latin1');
-  }
+  constructor(readonly batch: PacketBatch) {}
 
   get count(): number {
     return this.batch.count;
   }
+  /** The whole batch text; the engine writes pure ASCII, so latin1 is exact and byte offsets are string offsets. */
+  private get text(): string {
+    return (this.decoded ??= this.batch.text.toString('latin1'));
+  }
+  private span(i: number, k: number): string {
+    return this.batch.text.latin1Slice(this.batch.offsets[3 * i + k], this.batch.offsets[3 * i + k + 1]);
+  }
   timestamp(i: number): string {
-    return this.text.slice(this.batch.offsets[3 * i], this.batch.offsets[3 * i + 1]);
+    return this.span(i, 0);
   }
   protocol(i: number): string {
-    return this.text.slice(this.batch.offsets[3 * i + 1], this.batch.offsets[3 * i + 2]);
+    return this.span(i, 1);
   }
   layersJson(i: number): string {
     return this.text.slice(this.batch.offsets[3 * i + 2], this.batch.offsets[3 * i + 3]);
@@ -45,7 +48,15 @@ export class BatchView {
   }
   /** The packet's UTC day, YYYY-MM-DD. */
   day(i: number): string {
-    return this.text.slice(this.batch.offsets[3 * i], this.batch.offsets[3 * i] + 10);
+    return this.span(i, 0).slice(0, 10);
+  }
+}
+
+// Buffer's latin1 accessors exist at run time but are not in Node's typings.
+declare module 'node:buffer' {
+  interface Buffer {
+    latin1Slice(start: number, end: number): string;
+    latin1Write(text: string, offset: number): number;
   }
 }
 
@@ -60,14 +71,16 @@ export class DocumentBuilder {
   constructor(readonly context: CaptureContext) {
     let fields = `,"capture":"${context.capture}"`;
     if (context.capture === 'file') {
-      fields += `,"file_name":${JSON.stringify(context.fileName ?? '')}`;
+      // JSON.stringify leaves non-ASCII as is; escape it so documents stay ASCII.
+      const name = JSON.stringify(context.fileName ?? '').replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+      fields += `,"file_name":${name}`;
       if (context.fileDate) fields += `,"file_date_utc":"${isoSeconds(context.fileDate)}"`;
     }
     this.captureFields = fields;
   }
 
-  /** The document of packet i of the batch, as a JSON string. */
-  document(view: BatchView, i: number): string {
+  /** Everything of packet i's document before its layers object. */
+  private prefix(view: BatchView, i: number): string {
     const timestamp = view.timestamp(i);
     const millis = view.meta(i, Meta.Seconds) * 1000 + view.meta(i, Meta.Nanoseconds) / 1e6;
     const interfaceId = view.meta(i, Meta.InterfaceId);
@@ -76,7 +89,31 @@ export class DocumentBuilder {
       `"protocol":"${view.protocol(i)}"${this.captureFields},"frame_number":${view.meta(i, Meta.FrameNumber)},` +
       `"captured_length":${view.meta(i, Meta.CapturedLength)},"length":${view.meta(i, Meta.OriginalLength)},` +
       (interfaceId >= 0 ? `"interface_id":${interfaceId},` : '') +
-      `"layers":${view.layersJson(i)}}`
+      `"layers":`
     );
+  }
+
+  /** The document of packet i of the batch, as a JSON string. */
+  document(view: BatchView, i: number): string {
+    return this.prefix(view, i) + view.layersJson(i) + '}';
+  }
+
+  /**
+   * The documents of a whole batch as NDJSON bytes: each packet's short
+   * prefix is written as text and its layers copied byte for byte, so the
+   * layers never become a JavaScript string.
+   */
+  ndjson(view: BatchView, eachLine?: (i: number, out: Buffer, at: number) => number): Buffer {
+    const { text, offsets, count } = view.batch;
+    const out = Buffer.allocUnsafe(text.length + count * (this.captureFields.length + 400));
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      if (eachLine) at = eachLine(i, out, at);
+      at += out.latin1Write(this.prefix(view, i), at);
+      at += text.copy(out, at, offsets[3 * i + 2], offsets[3 * i + 3]);
+      out[at++] = 0x7d; // }
+      out[at++] = 0x0a; // newline
+    }
+    return out.subarray(0, at);
   }
 }

@@ -7,9 +7,7 @@ export class NdjsonSink implements PacketSink {
   constructor(private readonly out: TextOutput) {}
 
   async write(view: BatchView, documents: DocumentBuilder): Promise<void> {
-    let text = '';
-    for (let i = 0; i < view.count; i++) text += documents.document(view, i) + '\n';
-    await this.out.write(text);
+    await this.out.write(documents.ndjson(view));
   }
 
   close(): Promise<void> {

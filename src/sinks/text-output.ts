@@ -26,7 +26,7 @@ export class TextOutput {
     return new TextOutput(fs.createWriteStream(target, { fd }), true, target);
   }
 
-  async write(text: string): Promise<void> {
+  async write(text: string | Buffer): Promise<void> {
     if (this.failure) throw this.failure;
     if (!this.stream.write(text)) await this.settled('drain');
     if (this.failure) throw this.failure;
