@@ -6,7 +6,7 @@
 //   fieldRegistry()                 -> Promise<string>   (see epan_runtime.h)
 //   open({path, filter, maxBytes, resetEvery, skipRecords, batchSize, readAhead, maxPackets})
 //                                   -> Promise<Reader>
-//   reader.next()  -> Promise<{count, text, offsets, meta} | null>, rejects at a read error
+//   reader.next()  -> Promise<{count, text, offsets, meta, newFields} | null>, rejects at a read error
 //   reader.stats() -> {records, packets, resets, fileType, linkType}
 //   reader.close()
 #include <napi.h>
@@ -148,6 +148,7 @@ Napi::Value BatchToJs(Napi::Env env, std::unique_ptr<PacketBatch> batch) {
   out.Set("text", text);
   out.Set("offsets", offsets);
   out.Set("meta", meta);
+  out.Set("newFields", Napi::String::New(env, raw->new_fields));
   return out;
 }
 

@@ -111,7 +111,7 @@ struct CaptureDissector::State {
   LayerWriter writer;
   std::string layers_json;
 
-  explicit State(const CaptureOptions &o) : options(o), writer(o.max_bytes) {
+  explicit State(const CaptureOptions &o) : options(o), writer(o.max_bytes, true) {
     wtap_rec_init(&rec);
     ws_buffer_init(&buf, 1514);
   }
@@ -233,8 +233,15 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     batch.offsets.push_back((uint32_t)text.size());
     // The protocol is known only after the walk, so the layers go to scratch first.
     s.layers_json.clear();
-    if (s.options.walk) text.append(s.writer.write(s.edt->tree, s.layers_json));
-    else s.layers_json = "{}";
+    if (s.options.walk) {
+      text.append(s.writer.write(s.edt->tree, s.layers_json));
+      batch.offsets.push_back((uint32_t)text.size());
+      text.append(s.writer.flow_json());
+      s.writer.take_new_fields(batch.new_fields);
+    } else {
+      s.layers_json = "{}";
+      batch.offsets.push_back((uint32_t)text.size());
+    }
     batch.offsets.push_back((uint32_t)text.size());
     text.append(s.layers_json);
     bool has_if = s.rec.rec_type == REC_TYPE_PACKET && (s.rec.presence_flags & WTAP_HAS_INTERFACE_ID);

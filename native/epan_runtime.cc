@@ -81,7 +81,7 @@ bool runtime_init(const RuntimeOptions &options, std::string &error) {
 
 std::string runtime_field_registry() {
   std::string out;
-  LayerWriter keys(0);
+  LayerWriter keys(0, false);
   void *proto_cookie = nullptr;
   for (int proto_id = proto_get_first_protocol(&proto_cookie); proto_id != -1;
        proto_id = proto_get_next_protocol(&proto_cookie)) {

@@ -54,6 +54,18 @@ const std::string kUnknownProtocol = "unknown";
 
 }  // namespace
 
+LayerWriter::LayerWriter(uint32_t max_bytes, bool report_new_fields)
+    : max_bytes_(max_bytes), report_new_fields_(report_new_fields) {
+  const std::pair<const char *, FlowSlot> flow[] = {
+      {"eth.src", kSrcMac},      {"eth.dst", kDstMac},      {"ip.src", kSrcIp},          {"ip.dst", kDstIp},
+      {"ipv6.src", kSrcIp},      {"ipv6.dst", kDstIp},      {"tcp.srcport", kSrcPort},   {"tcp.dstport", kDstPort},
+      {"udp.srcport", kSrcPort}, {"udp.dstport", kDstPort}, {"sctp.srcport", kSrcPort}, {"sctp.dstport", kDstPort}};
+  for (const auto &[abbrev, slot] : flow) {
+    // Several registrations can share an abbreviation: take them all.
+    for (header_field_info *hf = proto_registrar_get_byname(abbrev); hf; hf = hf->same_name_next) flow_fields_[hf->id] = slot;
+  }
+}
+
 int LayerWriter::intern(const std::string &key) {
   auto it = key_ids_.find(key);
   if (it != key_ids_.end()) return it->second;
@@ -75,7 +87,7 @@ int LayerWriter::layer_key_for_proto(int proto_id) {
   return slot;
 }
 
-int LayerWriter::field_key(const header_field_info *hf, int layer_proto_id, const std::string &layer_abbrev) {
+int LayerWriter::field_key(const header_field_info *hf, int layer_proto_id, int layer_key_id, const std::string &layer_abbrev) {
   if (hf->id >= (int)hf_keys_.size()) hf_keys_.resize(hf->id + 1);
   HfKey &cached = hf_keys_[hf->id];
   if (cached.layer_proto == layer_proto_id) return cached.key_id;
@@ -84,11 +96,21 @@ int LayerWriter::field_key(const header_field_info *hf, int layer_proto_id, cons
   if (strncmp(abbrev, layer_abbrev.c_str(), n) == 0 && abbrev[n] == '.' && abbrev[n + 1]) abbrev += n + 1;
   cached.layer_proto = layer_proto_id;
   cached.key_id = intern(normalise_name(abbrev));
+  // Checked only when the cache entry changes, so not per packet.
+  uint64_t seen = ((uint64_t)layer_key_id << 40) | ((uint64_t)cached.key_id << 8) | (uint64_t)hf->type;
+  if (report_new_fields_ && reported_.insert(seen).second) {
+    new_fields_ += plain_names_[layer_key_id];
+    new_fields_ += '\t';
+    new_fields_ += plain_names_[cached.key_id];
+    new_fields_ += '\t';
+    new_fields_ += ftype_name(hf->type);
+    new_fields_ += '\n';
+  }
   return cached.key_id;
 }
 
 std::string LayerWriter::own_field_key(const header_field_info *hf, int proto_id) {
-  return plain_names_[field_key(hf, proto_id, proto_registrar_get_nth(proto_id)->abbrev)];
+  return plain_names_[field_key(hf, proto_id, layer_key_for_proto(proto_id), proto_registrar_get_nth(proto_id)->abbrev)];
 }
 
 std::string LayerWriter::foreign_field_key(const header_field_info *hf) { return normalise_name(hf->abbrev); }
@@ -197,14 +219,15 @@ bool LayerWriter::append_value(field_info *fi, std::string &out) {
   }
 }
 
-void LayerWriter::add_field(field_info *fi, int layer_proto_id, const std::string &layer_abbrev) {
+void LayerWriter::add_field(field_info *fi, const Layer &layer, const std::string &layer_abbrev) {
   const header_field_info *hf = fi->hfinfo;
   // Label-only text items are not fields; hidden items are not shown by
   // Wireshark either (they duplicate shown ones: ip.addr, tcp.port).
   if (hf->id == hf_text_only || (fi->flags & FI_HIDDEN)) return;
   uint32_t start = (uint32_t)values_.size();
   if (!append_value(fi, values_)) return;
-  int key = field_key(hf, layer_proto_id, layer_abbrev);
+  note_flow(hf, layer, start);
+  int key = field_key(hf, layer.proto_id, layer.key_id, layer_abbrev);
   int vi = (int)values_list_.size();
   values_list_.push_back({start, (uint32_t)values_.size() - start, -1});
   Group &g = groups_[key];
@@ -223,11 +246,11 @@ void LayerWriter::write_layer(const Layer &layer, std::string &out) {
   values_list_.clear();
   const std::string layer_abbrev = proto_registrar_get_nth(layer.proto_id)->abbrev;
   for (proto_node *root : layer.roots) {
-    if (root->finfo && root->finfo->hfinfo->type != FT_PROTOCOL) add_field(root->finfo, layer.proto_id, layer_abbrev);
+    if (root->finfo && root->finfo->hfinfo->type != FT_PROTOCOL) add_field(root->finfo, layer, layer_abbrev);
     // Pre-order walk of the subtree without recursion (hostile packets can nest deeply).
     proto_node *n = root->first_child;
     while (n) {
-      if (n->finfo) add_field(n->finfo, layer.proto_id, layer_abbrev);
+      if (n->finfo) add_field(n->finfo, layer, layer_abbrev);
       if (n->first_child) {
         n = n->first_child;
       } else {
@@ -258,6 +281,36 @@ void LayerWriter::write_layer(const Layer &layer, std::string &out) {
   out.push_back('}');
 }
 
+// The flow takes the first value of each of its fields from the field's own
+// protocol layer (an ICMP error's quoted IP header is not the packet's flow).
+void LayerWriter::note_flow(const header_field_info *hf, const Layer &layer, uint32_t value_start) {
+  if (hf->parent != layer.proto_id) return;
+  auto it = flow_fields_.find(hf->id);
+  if (it == flow_fields_.end() || !flow_values_[it->second].empty()) return;
+  flow_values_[it->second].assign(values_, value_start, values_.size() - value_start);
+}
+
+void LayerWriter::finish_flow() {
+  flow_json_ = '[';
+  auto slot = [&](const std::string &v) {
+    if (flow_json_.size() > 1) flow_json_ += ',';
+    flow_json_ += v.empty() ? "null" : v;
+  };
+  auto name = [&](const std::string &v) { slot(v.empty() ? v : '"' + v + '"'); };
+  slot(flow_values_[kSrcIp]);
+  slot(flow_values_[kDstIp]);
+  slot(flow_values_[kSrcPort]);
+  slot(flow_values_[kDstPort]);
+  name(transport_);
+  name(network_type_);
+  slot(flow_values_[kSrcMac]);
+  slot(flow_values_[kDstMac]);
+  flow_json_ += ']';
+  for (auto &v : flow_values_) v.clear();
+  transport_.clear();
+  network_type_.clear();
+}
+
 const std::string &LayerWriter::write(proto_tree *tree, std::string &out) {
   layers_.clear();
   for (proto_node *top = tree ? tree->first_child : nullptr; top; top = top->next) {
@@ -266,6 +319,12 @@ const std::string &LayerWriter::write(proto_tree *tree, std::string &out) {
     const header_field_info *hf = fi->hfinfo;
     if (hf->type == FT_PROTOCOL) {
       layers_.push_back({layer_key_for_proto(hf->id), hf->id, {top}});
+      const char *abbrev = hf->abbrev;
+      if (transport_.empty() && (!strcmp(abbrev, "tcp") || !strcmp(abbrev, "udp") || !strcmp(abbrev, "sctp") ||
+                                 !strcmp(abbrev, "icmp") || !strcmp(abbrev, "icmpv6") || !strcmp(abbrev, "igmp")))
+        transport_ = abbrev;
+      if (network_type_.empty() && (!strcmp(abbrev, "ip") || !strcmp(abbrev, "ipv6")))
+        network_type_ = strcmp(abbrev, "ip") ? "ipv6" : "ipv4";
       continue;
     }
     // A field at the top level (tcp.segments, a text label) belongs to the
@@ -305,6 +364,7 @@ const std::string &LayerWriter::write(proto_tree *tree, std::string &out) {
     out.push_back(']');
   }
   out.push_back('}');
+  finish_flow();
 
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it)
     if (!is_generic_layer(proto_registrar_get_nth(it->proto_id)->abbrev)) return plain_names_[it->key_id];

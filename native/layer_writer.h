@@ -6,6 +6,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "wireshark_compat.h"
@@ -13,11 +14,22 @@
 class LayerWriter {
  public:
   // max_bytes: byte fields longer than this are left out (0 keeps all).
-  explicit LayerWriter(uint32_t max_bytes) : max_bytes_(max_bytes) {}
+
+  LayerWriter(uint32_t max_bytes, bool report_new_fields);
 
   // Appends the layers object of the dissected tree to `out` and returns the
   // name of the packet's highest protocol (points into an interned string).
   const std::string &write(proto_tree *tree, std::string &out);
+
+  // The packet's flow, from its outermost layers, as a JSON array:
+  //   [src_ip, dst_ip, src_port, dst_port, transport, network_type, src_mac, dst_mac]
+  // with null for what the packet does not have. Valid after write().
+  const std::string &flow_json() const { return flow_json_; }
+
+  // Fields written for the first time since the last call, one per line:
+  //   layer \t key \t FT_TYPE \n   (a key seen with a second type is reported again)
+  // so that a mapping can be in place before documents carrying them are sent.
+  void take_new_fields(std::string &out) { out.append(new_fields_); new_fields_.clear(); }
 
   // The keys write() uses, for the field registry: a protocol's layer key, a
   // field's key inside its own protocol's layer, and inside any other layer.
@@ -44,13 +56,24 @@ class LayerWriter {
   };
 
   int layer_key_for_proto(int proto_id);
-  int field_key(const header_field_info *hf, int layer_proto_id, const std::string &layer_name);
+  int field_key(const header_field_info *hf, int layer_proto_id, int layer_key_id, const std::string &layer_abbrev);
   int intern(const std::string &quoted_key);
   void write_layer(const Layer &layer, std::string &out);
-  void add_field(field_info *fi, int layer_proto_id, const std::string &layer_name);
+  void add_field(field_info *fi, const Layer &layer, const std::string &layer_abbrev);
+  void note_flow(const header_field_info *hf, const Layer &layer, uint32_t value_start);
+  void finish_flow();
   bool append_value(field_info *fi, std::string &out);
 
   uint32_t max_bytes_;
+  bool report_new_fields_;
+  std::unordered_set<uint64_t> reported_;  // (layer key, field key, type) already reported
+  std::string new_fields_;
+  // Flow: hf ids of the fields it takes, and the values of the current packet.
+  enum FlowSlot { kSrcIp, kDstIp, kSrcPort, kDstPort, kSrcMac, kDstMac, kFlowSlots };
+  std::unordered_map<int, FlowSlot> flow_fields_;
+  std::string flow_values_[kFlowSlots];
+  std::string transport_, network_type_;
+  std::string flow_json_;
   // Interned keys, stored JSON-quoted with the colon: "\"flags_syn\":".
   std::unordered_map<std::string, int> key_ids_;
   std::vector<std::string> keys_;

@@ -6,17 +6,20 @@
 #include <vector>
 
 struct PacketBatch {
-  // Per packet, three ASCII spans back to back in `text`: the ISO-8601 UTC
-  // timestamp, the highest protocol, and the layers JSON object.
+  // Per packet, four ASCII spans back to back in `text`: the ISO-8601 UTC
+  // timestamp, the highest protocol, the flow JSON array (LayerWriter::flow_json)
+  // and the layers JSON object.
   std::string text;
   // kSpansPerPacket offsets per packet plus a final end offset.
   std::vector<uint32_t> offsets;
   // kMetaPerPacket numbers per packet, see the Meta enum.
   std::vector<double> meta;
   uint32_t count = 0;
+  // Fields written for the first time in this batch (LayerWriter::take_new_fields).
+  std::string new_fields;
 
-  static constexpr int kSpansPerPacket = 3;
+  static constexpr int kSpansPerPacket = 4;
   enum Meta { kFrameNumber, kSeconds, kNanoseconds, kCapturedLength, kOriginalLength, kInterfaceId, kMetaPerPacket };
 
-  void clear() { text.clear(); offsets.clear(); meta.clear(); count = 0; }
+  void clear() { text.clear(); offsets.clear(); meta.clear(); new_fields.clear(); count = 0; }
 };

@@ -7,7 +7,7 @@
 //
 // Documents are assembled as strings around the layers JSON the engine wrote:
 // no per-document JSON.parse or JSON.stringify.
-import { Meta, META_FIELDS, PacketBatch } from './engine/engine';
+import { Meta, META_FIELDS, PacketBatch, Span, SPANS } from './engine/engine';
 
 /** Where packets come from, fixed for a whole capture. */
 export interface CaptureContext {
@@ -31,24 +31,27 @@ export class BatchView {
   private get text(): string {
     return (this.decoded ??= this.batch.text.toString('latin1'));
   }
-  private span(i: number, k: number): string {
-    return this.batch.text.latin1Slice(this.batch.offsets[3 * i + k], this.batch.offsets[3 * i + k + 1]);
+  private span(i: number, k: Span): string {
+    return this.batch.text.latin1Slice(this.batch.offsets[SPANS * i + k], this.batch.offsets[SPANS * i + k + 1]);
   }
   timestamp(i: number): string {
-    return this.span(i, 0);
+    return this.span(i, Span.Timestamp);
   }
   protocol(i: number): string {
-    return this.span(i, 1);
+    return this.span(i, Span.Protocol);
+  }
+  flowJson(i: number): string {
+    return this.span(i, Span.Flow);
   }
   layersJson(i: number): string {
-    return this.text.slice(this.batch.offsets[3 * i + 2], this.batch.offsets[3 * i + 3]);
+    return this.text.slice(this.batch.offsets[SPANS * i + Span.Layers], this.batch.offsets[SPANS * i + Span.Layers + 1]);
   }
   meta(i: number, field: Meta): number {
     return this.batch.meta[META_FIELDS * i + field];
   }
   /** The packet's UTC day, YYYY-MM-DD. */
   day(i: number): string {
-    return this.span(i, 0).slice(0, 10);
+    return this.span(i, Span.Timestamp).slice(0, 10);
   }
 }
 
@@ -110,7 +113,7 @@ export class DocumentBuilder {
     for (let i = 0; i < count; i++) {
       if (eachLine) at = eachLine(i, out, at);
       at += out.latin1Write(this.prefix(view, i), at);
-      at += text.copy(out, at, offsets[3 * i + 2], offsets[3 * i + 3]);
+      at += text.copy(out, at, offsets[SPANS * i + Span.Layers], offsets[SPANS * i + Span.Layers + 1]);
       out[at++] = 0x7d; // }
       out[at++] = 0x0a; // newline
     }

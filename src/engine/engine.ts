@@ -8,12 +8,26 @@ const packageRoot = path.join(__dirname, '..', '..', '..');
 /** Packets dissected together and handed over in one native crossing. */
 export interface PacketBatch {
   count: number;
-  /** ASCII; per packet three spans: ISO timestamp, protocol, layers JSON. */
+  /** ASCII; per packet SPANS spans, in the order of `Span`. */
   text: Buffer;
-  /** 3 * count + 1 offsets into `text`. */
+  /** SPANS * count + 1 offsets into `text`. */
   offsets: Uint32Array;
   /** META_FIELDS numbers per packet, in the order of `Meta`. */
   meta: Float64Array;
+  /** Fields written for the first time in this reader: "layer\tkey\tFT_TYPE" lines. */
+  newFields: string;
+}
+
+export const SPANS = 4;
+export const enum Span {
+  /** ISO-8601 UTC with nanoseconds. */
+  Timestamp = 0,
+  /** The highest protocol. */
+  Protocol = 1,
+  /** [src_ip, dst_ip, src_port, dst_port, transport, network_type, src_mac, dst_mac], null where absent. */
+  Flow = 2,
+  /** The layers object. */
+  Layers = 3,
 }
 
 export const META_FIELDS = 6;
