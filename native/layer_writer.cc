@@ -104,6 +104,8 @@ int LayerWriter::field_key(const header_field_info *hf, int layer_proto_id, int 
     new_fields_ += plain_names_[cached.key_id];
     new_fields_ += '\t';
     new_fields_ += ftype_name(hf->type);
+    new_fields_ += '\t';
+    new_fields_ += hf->abbrev;
     new_fields_ += '\n';
   }
   return cached.key_id;

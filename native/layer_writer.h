@@ -27,7 +27,7 @@ class LayerWriter {
   const std::string &flow_json() const { return flow_json_; }
 
   // Fields written for the first time since the last call, one per line:
-  //   layer \t key \t FT_TYPE \n   (a key seen with a second type is reported again)
+  //   layer \t key \t FT_TYPE \t abbrev \n   (a key seen with a second type is reported again)
   // so that a mapping can be in place before documents carrying them are sent.
   void take_new_fields(std::string &out) { out.append(new_fields_); new_fields_.clear(); }
 

@@ -3,7 +3,12 @@
 //   {"@timestamp":"2015-07-30T05:22:10.468623000Z", "sniff_timestamp":1438233730468.623,
 //    "sniff_date_utc":"2015-07-30T05:22:10", "protocol":"http", "capture":"file",
 //    "file_name":"/data/x.pcap", "file_date_utc":"2024-01-02T03:04:05", "frame_number":1,
-//    "captured_length":78, "length":78, "interface_id":0 (pcapng only), "layers":{...}}
+//    "captured_length":78, "length":78, "interface_id":0 (pcapng only),
+//    "source":{"ip":"10.0.0.4","port":59803,"mac":"60-F8-1D-CB-43-84"}, "destination":{...},
+//    "network":{"transport":"tcp","type":"ipv4","protocol":"http"}, "layers":{...}}
+//
+// source/destination/network are the ECS fields Kibana users expect, from the
+// packet's outermost addresses and transport (the engine's flow summary).
 //
 // Documents are assembled as strings around the layers JSON the engine wrote:
 // no per-document JSON.parse or JSON.stringify.
@@ -16,6 +21,8 @@ export interface CaptureContext {
   fileName?: string;
   /** Modification time of the capture file (file captures only). */
   fileDate?: Date;
+  /** Identity of the capture, for document ids (see capture-id.ts). */
+  id?: string;
 }
 
 /** Read access to the packets of one batch. */
@@ -63,6 +70,31 @@ declare module 'node:buffer' {
   }
 }
 
+type Flow = [string | null, string | null, number | null, number | null, string | null, string | null, string | null, string | null];
+
+/** ECS writes MAC addresses upper case with hyphens: 00-00-5E-00-53-23. */
+function ecsMac(mac: string): string {
+  return mac.toUpperCase().replaceAll(':', '-');
+}
+
+function endpoint(ip: string | null, port: number | null, mac: string | null): string {
+  const parts: string[] = [];
+  if (ip !== null) parts.push(`"ip":"${ip}"`);
+  if (port !== null) parts.push(`"port":${port}`);
+  if (mac !== null) parts.push(`"mac":"${ecsMac(mac)}"`);
+  return `{${parts.join(',')}}`;
+}
+
+/** source, destination and network, each followed by a comma; empty parts are left out. */
+function ecsFields(flowJson: string, protocol: string): string {
+  const [srcIp, dstIp, srcPort, dstPort, transport, type, srcMac, dstMac] = JSON.parse(flowJson) as Flow;
+  let out = '';
+  if (srcIp !== null || srcPort !== null || srcMac !== null) out += `"source":${endpoint(srcIp, srcPort, srcMac)},`;
+  if (dstIp !== null || dstPort !== null || dstMac !== null) out += `"destination":${endpoint(dstIp, dstPort, dstMac)},`;
+  out += `"network":{${transport ? `"transport":"${transport}",` : ''}${type ? `"type":"${type}",` : ''}"protocol":"${protocol}"},`;
+  return out;
+}
+
 function isoSeconds(date: Date): string {
   return date.toISOString().slice(0, 19);
 }
@@ -85,13 +117,15 @@ export class DocumentBuilder {
   /** Everything of packet i's document before its layers object. */
   private prefix(view: BatchView, i: number): string {
     const timestamp = view.timestamp(i);
+    const protocol = view.protocol(i);
     const millis = view.meta(i, Meta.Seconds) * 1000 + view.meta(i, Meta.Nanoseconds) / 1e6;
     const interfaceId = view.meta(i, Meta.InterfaceId);
     return (
       `{"@timestamp":"${timestamp}","sniff_timestamp":${millis},"sniff_date_utc":"${timestamp.slice(0, 19)}",` +
-      `"protocol":"${view.protocol(i)}"${this.captureFields},"frame_number":${view.meta(i, Meta.FrameNumber)},` +
+      `"protocol":"${protocol}"${this.captureFields},"frame_number":${view.meta(i, Meta.FrameNumber)},` +
       `"captured_length":${view.meta(i, Meta.CapturedLength)},"length":${view.meta(i, Meta.OriginalLength)},` +
       (interfaceId >= 0 ? `"interface_id":${interfaceId},` : '') +
+      ecsFields(view.flowJson(i), protocol) +
       `"layers":`
     );
   }

@@ -16,8 +16,23 @@ Input (exactly one):
 
 Output (default: packets printed for a person to read):
   --output FILE          write one JSON document per packet (NDJSON) to FILE, - for stdout
-  --node URL[,URL...]    index into Elasticsearch (host:port or URL)
-  --chunk N              packets per Elasticsearch bulk request (default 1000)
+  --node URL[,URL...]    index into Elasticsearch (host:port or URL; several nodes of one
+                         cluster comma-separated), into one index per UTC day: packets-YYYY-MM-DD
+
+Elasticsearch:
+  --chunk N              packets per bulk request (default 1000)
+  --bulk-mb N            bytes per bulk request at most, in MiB (default 8)
+  --bulk-inflight N      bulk requests in flight at once (default 3)
+  --retry-deadline S     keep retrying a failing request for S seconds (default 300)
+  --dead-letter FILE     where documents Elasticsearch refused go, with the reason
+                         (default espcap-dead-letter.ndjson)
+  --username USER        basic authentication; the password comes from the environment
+                         variable ESPCAP_PASSWORD or from --password-file
+  --password-file FILE   a file holding the password
+  --api-key-file FILE    a file holding an API key (or the variable ESPCAP_API_KEY)
+  --api-key KEY          an API key on the command line (visible to other users in ps)
+  --ca-cert FILE         CA certificate(s), PEM, to verify the cluster's TLS certificate
+  --insecure             do not verify TLS certificates (prints a warning)
 
 Selection:
   --count N              stop after N packets
@@ -45,10 +60,25 @@ export type Mode =
   | { kind: 'list-interfaces' }
   | { kind: 'help' };
 
+export interface ElasticsearchFlags {
+  node: string;
+  bulkMb: number;
+  bulkInflight: number;
+  retryDeadlineSeconds: number;
+  deadLetter: string;
+  username?: string;
+  passwordFile?: string;
+  apiKey?: string;
+  apiKeyFile?: string;
+  caCert?: string;
+  insecure: boolean;
+}
+
 export interface Options {
   mode: Mode;
   output?: string;
   node?: string;
+  elasticsearch?: ElasticsearchFlags;
   chunk: number;
   count: number;
   filter?: string;
@@ -91,6 +121,16 @@ export function parseCommandLine(argv: string[]): Options {
         output: { type: 'string', short: 'o' },
         node: { type: 'string' },
         chunk: { type: 'string' },
+        'bulk-mb': { type: 'string' },
+        'bulk-inflight': { type: 'string' },
+        'retry-deadline': { type: 'string' },
+        'dead-letter': { type: 'string' },
+        username: { type: 'string' },
+        'password-file': { type: 'string' },
+        'api-key': { type: 'string' },
+        'api-key-file': { type: 'string' },
+        'ca-cert': { type: 'string' },
+        insecure: { type: 'boolean' },
         count: { type: 'string' },
         filter: { type: 'string' },
         bpf: { type: 'string' },
@@ -118,11 +158,31 @@ export function parseCommandLine(argv: string[]): Options {
   if (modes.length === 0) throw new UsageError('no input given: use --file, --dir, --nic or --list-interfaces (see --help)');
   if (modes.length > 1) throw new UsageError('give only one of --file, --dir, --nic and --list-interfaces');
   if (v.output !== undefined && v.node !== undefined) throw new UsageError('give either --output or --node, not both');
+  const node = nonEmpty('node', v.node);
+  let elasticsearch: ElasticsearchFlags | undefined;
+  if (node !== undefined) {
+    if (v['api-key'] !== undefined && v['api-key-file'] !== undefined) throw new UsageError('give either --api-key or --api-key-file, not both');
+    if ((v['api-key'] ?? v['api-key-file']) !== undefined && v.username !== undefined) throw new UsageError('give either an API key or --username, not both');
+    elasticsearch = {
+      node,
+      bulkMb: integer('bulk-mb', v['bulk-mb'], 8, 1),
+      bulkInflight: integer('bulk-inflight', v['bulk-inflight'], 3, 1),
+      retryDeadlineSeconds: integer('retry-deadline', v['retry-deadline'], 300, 0),
+      deadLetter: nonEmpty('dead-letter', v['dead-letter']) ?? 'espcap-dead-letter.ndjson',
+      username: nonEmpty('username', v.username),
+      passwordFile: nonEmpty('password-file', v['password-file']),
+      apiKey: nonEmpty('api-key', v['api-key']),
+      apiKeyFile: nonEmpty('api-key-file', v['api-key-file']),
+      caCert: nonEmpty('ca-cert', v['ca-cert']),
+      insecure: v.insecure ?? false,
+    };
+  }
 
   return {
     mode: modes[0],
     output: nonEmpty('output', v.output),
-    node: nonEmpty('node', v.node),
+    node,
+    elasticsearch,
     chunk: integer('chunk', v.chunk, 1000, 1),
     count: integer('count', v.count, 0, 1),
     filter: nonEmpty('filter', v.filter),

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { CaptureError, Meta, nextBatch, openCapture } from '../engine/engine';
 import { BatchView, DocumentBuilder } from '../document';
 import { PacketSink } from '../sinks/sink';
+import { captureId } from '../capture-id';
 
 export interface FileJob {
   path: string;
@@ -21,6 +22,8 @@ export interface DissectOptions {
   /** Stop and ask for a fresh process past this RSS; 0 never. */
   maxRssBytes: number;
   dissectOnly: boolean;
+  /** Documents need ids (indexing): compute each capture's identity. */
+  needsCaptureId: boolean;
 }
 
 export interface FileResult {
@@ -71,7 +74,12 @@ export async function dissectFiles(
       onFileDone(result);
       continue;
     }
-    const documents = new DocumentBuilder({ capture: 'file', fileName: job.path, fileDate: fileDate(job.path) });
+    const documents = new DocumentBuilder({
+      capture: 'file',
+      fileName: job.path,
+      fileDate: fileDate(job.path),
+      id: options.needsCaptureId ? captureId(job.path) : undefined,
+    });
     try {
       for (let batch = await nextBatch(reader); batch; batch = await nextBatch(reader)) {
         const view = new BatchView(batch);

@@ -8,6 +8,7 @@ import { DissectOptions, FileJob, FileResult } from './dissect-files';
 import { OutputSpec, RunRequest, WorkerMessage } from './worker';
 import { EspcapError, UsageError } from '../errors';
 import { OutputClosedError } from '../sinks/sink';
+import type { IndexCounts } from '../elasticsearch/bulk-sink';
 
 export interface SupervisedRun {
   files: FileResult[];
@@ -15,6 +16,8 @@ export interface SupervisedRun {
   interrupted: boolean;
   /** Dissecting processes started (more than one means it was recycled). */
   processes: number;
+  /** Elasticsearch results, summed over the processes (indexing only). */
+  indexCounts?: IndexCounts;
 }
 
 const workerScript = path.join(__dirname, 'worker.js');
@@ -33,6 +36,17 @@ function runWorker(request: RunRequest, onFile: (result: FileResult) => void): P
     child.on('exit', (code, signal) => resolve({ final, exit: signal ? `signal ${signal}` : `exit code ${code}` }));
     child.send(request);
   });
+}
+
+function addCounts(a: IndexCounts | undefined, b: IndexCounts): IndexCounts {
+  if (!a) return { ...b };
+  return {
+    indexed: a.indexed + b.indexed,
+    duplicates: a.duplicates + b.duplicates,
+    deadLettered: a.deadLettered + b.deadLettered,
+    retries: a.retries + b.retries,
+    unmappedFields: Math.max(a.unmappedFields, b.unmappedFields),
+  };
 }
 
 export async function superviseDissection(
@@ -84,6 +98,7 @@ export async function superviseDissection(
         continue;
       }
       const { outcome } = final;
+      if (final.indexCounts) run.indexCounts = addCounts(run.indexCounts, final.indexCounts);
       run.limitReached = outcome.limitReached;
       run.interrupted ||= outcome.interrupted;
       if (outcome.recycleAt) {

@@ -1,6 +1,8 @@
 // Entry point of a dissecting process, started by supervisor.ts. It owns one
 // epan session for its whole life and writes its documents itself.
-import { initEngine } from '../engine/engine';
+import { fieldRegistry, initEngine } from '../engine/engine';
+import type { ClusterOptions } from '../elasticsearch/cluster';
+import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import { EspcapError } from '../errors';
 import { DumpSink } from '../sinks/dump';
 import { NdjsonSink } from '../sinks/ndjson';
@@ -8,11 +10,13 @@ import { OutputClosedError, PacketSink } from '../sinks/sink';
 import { TextOutput } from '../sinks/text-output';
 import { dissectFiles, DissectOptions, DissectOutcome, FileJob, FileResult } from './dissect-files';
 
-export interface OutputSpec {
-  format: 'dump' | 'ndjson';
-  /** "-" for standard output, else a file the supervisor already created. */
-  target: string;
-}
+export type OutputSpec =
+  | {
+      format: 'dump' | 'ndjson';
+      /** "-" for standard output, else a file the supervisor already created. */
+      target: string;
+    }
+  | { format: 'elasticsearch'; cluster: ClusterOptions; bulk: BulkOptions };
 
 export interface RunRequest {
   jobs: FileJob[];
@@ -23,10 +27,17 @@ export interface RunRequest {
 
 export type WorkerMessage =
   | { type: 'file'; result: FileResult }
-  | { type: 'outcome'; outcome: DissectOutcome }
+  | { type: 'outcome'; outcome: DissectOutcome; indexCounts?: IndexCounts }
   | { type: 'fatal'; message: string; outputClosed: boolean; usage: boolean };
 
-export function openSink(output: OutputSpec): PacketSink {
+async function openSink(output: OutputSpec): Promise<PacketSink> {
+  if (output.format === 'elasticsearch') {
+    // Loaded only here: printing or writing NDJSON needs no Elasticsearch client.
+    const { createClient } = await import('../elasticsearch/cluster');
+    const { FieldTypes } = await import('../elasticsearch/mapping');
+    const { ElasticsearchSink } = await import('../elasticsearch/bulk-sink');
+    return new ElasticsearchSink(createClient(output.cluster), new FieldTypes(await fieldRegistry(), output.bulk.unsignedLong), output.bulk);
+  }
   const out = TextOutput.open(output.target, output.target !== '-');
   return output.format === 'dump' ? new DumpSink(out) : new NdjsonSink(out);
 }
@@ -38,13 +49,13 @@ async function run(request: RunRequest): Promise<WorkerMessage> {
   process.on('SIGTERM', () => (interrupted = true));
   try {
     await initEngine({ resolveNames: request.resolveNames });
-    const sink = openSink(request.output);
+    const sink = await openSink(request.output);
     // Each file is reported as soon as it is done, so that if a dissector
     // crashes this process, the supervisor knows which file was at fault.
     const report = (result: FileResult) => process.send!({ type: 'file', result } satisfies WorkerMessage);
     const outcome = await dissectFiles(request.jobs, request.options, sink, () => interrupted, report);
     await sink.close();
-    return { type: 'outcome', outcome };
+    return { type: 'outcome', outcome, indexCounts: (sink as { counts?: IndexCounts }).counts };
   } catch (err) {
     const outputClosed = err instanceof OutputClosedError;
     if (!outputClosed && !(err instanceof EspcapError)) throw err;

@@ -1,0 +1,226 @@
+// Bulk-indexes documents into packets-YYYY-MM-DD (the packet's UTC day).
+//
+// - Bodies are assembled as bytes: an action line and the document per packet,
+//   no per-document JSON round trip.
+// - `create` with a deterministic _id (capture id + frame number): indexing the
+//   same capture twice leaves one document per packet; a 409 is a duplicate.
+// - Requests are cut by count (--chunk) and bytes, several in flight; a slow
+//   cluster makes write() wait, which slows reading the capture.
+// - A request that fails as a whole (connection, timeout, 429, 502-504) is
+//   retried with exponential backoff and jitter until the retry deadline;
+//   items answered 429 are retried the same way; any other item error, and
+//   whatever is still failing at the deadline, goes to the dead-letter file
+//   with its reason. Nothing is dropped silently.
+import * as fs from 'node:fs';
+import { Client, errors } from '@elastic/elasticsearch';
+import { BatchView, DocumentBuilder } from '../document';
+import { Meta } from '../engine/engine';
+import { EspcapError } from '../errors';
+import { PacketSink } from '../sinks/sink';
+import { describeError } from './cluster';
+import { FIELD_BUDGET, FieldTypes, INDEX_PREFIX, layerProperties } from './mapping';
+
+export interface BulkOptions {
+  /** Documents per bulk request (--chunk). */
+  chunk: number;
+  /** Bytes per bulk request at most (a single larger document still goes alone). */
+  maxBytes: number;
+  /** Bulk requests in flight at once. */
+  inflight: number;
+  /** How long a failing request keeps being retried. */
+  retryDeadlineMs: number;
+  deadLetterPath: string;
+  /** The cluster has the unsigned_long type (see cluster.ts). */
+  unsignedLong: boolean;
+}
+
+export interface IndexCounts {
+  indexed: number;
+  duplicates: number;
+  deadLettered: number;
+  /** Bulk requests (or item sets) sent again after a failure. */
+  retries: number;
+  /** Fields beyond the per-index budget, kept in _source but not searchable. */
+  unmappedFields: number;
+}
+
+interface Item {
+  index: string;
+  id: string;
+  body: Buffer; // the action line and the document line
+}
+
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Exponential backoff with full jitter: 0..min(30 s, 250 ms * 2^attempt). */
+function backoff(attempt: number): number {
+  return Math.random() * Math.min(30000, 250 * 2 ** attempt);
+}
+
+export class ElasticsearchSink implements PacketSink {
+  readonly counts: IndexCounts = { indexed: 0, duplicates: 0, deadLettered: 0, retries: 0, unmappedFields: 0 };
+  private pending: Item[] = [];
+  private pendingBytes = 0;
+  private readonly inflight = new Set<Promise<void>>();
+  private failure: Error | undefined;
+  // Layer fields in the order first seen, and how many of them each index has mapped.
+  private readonly fields: { layer: string; key: string; type: string }[] = [];
+  private readonly fieldNames = new Set<string>();
+  private readonly mappedUpTo = new Map<string, number>();
+  private mappingWork: Promise<void> = Promise.resolve();
+  private deadLetterFd: number | undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly fieldTypes: FieldTypes,
+    private readonly options: BulkOptions,
+  ) {}
+
+  async write(view: BatchView, documents: DocumentBuilder): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.noteNewFields(view.batch.newFields);
+    const captureId = documents.context.id;
+    if (!captureId) throw new Error('documents without a capture id cannot be indexed');
+    // One buffer for the whole batch: action line + document per packet.
+    const starts: number[] = [];
+    const ids: string[] = [];
+    const indices: string[] = [];
+    const bytes = documents.ndjson(view, (i, out, at) => {
+      const index = INDEX_PREFIX + view.day(i);
+      const id = `${captureId}-${view.meta(i, Meta.FrameNumber)}`;
+      starts.push(at);
+      ids.push(id);
+      indices.push(index);
+      return at + out.latin1Write(`{"create":{"_index":"${index}","_id":"${id}"}}\n`, at);
+    });
+    starts.push(bytes.length);
+    for (let i = 0; i < view.count; i++) {
+      const body = bytes.subarray(starts[i], starts[i + 1]);
+      this.pending.push({ index: indices[i], id: ids[i], body });
+      this.pendingBytes += body.length;
+      if (this.pending.length >= this.options.chunk || this.pendingBytes >= this.options.maxBytes) await this.dispatch();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.pending.length) await this.dispatch();
+    await Promise.all(this.inflight);
+    if (this.deadLetterFd !== undefined) fs.closeSync(this.deadLetterFd);
+    this.deadLetterFd = undefined;
+    if (this.failure) throw this.failure;
+  }
+
+  private noteNewFields(newFields: string): void {
+    if (!newFields) return;
+    for (const line of newFields.split('\n')) {
+      if (!line) continue;
+      const [layer, key, ftype, abbrev] = line.split('\t');
+      const name = `${layer}.${key}`;
+      if (this.fieldNames.has(name)) continue;
+      this.fieldNames.add(name);
+      if (this.fields.length >= FIELD_BUDGET) {
+        this.counts.unmappedFields++;
+        continue;
+      }
+      this.fields.push({ layer, key, type: this.fieldTypes.typeOf(abbrev, ftype) });
+    }
+  }
+
+  /** Sends what is pending, waiting first if too many requests are in flight. */
+  private async dispatch(): Promise<void> {
+    const items = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    while (this.inflight.size >= this.options.inflight) await Promise.race(this.inflight);
+    if (this.failure) throw this.failure;
+    // Mappings first: no document is sent before its fields are mapped.
+    await this.prepareIndices(new Set(items.map((it) => it.index)));
+    const request = this.send(items).catch((err) => {
+      this.failure ??= err;
+    });
+    this.inflight.add(request);
+    request.finally(() => this.inflight.delete(request));
+  }
+
+  /** Creates the indices (from the template) and maps the fields seen so far, once per index and field. */
+  private prepareIndices(indices: Set<string>): Promise<void> {
+    this.mappingWork = this.mappingWork.then(async () => {
+      for (const index of indices) {
+        const done = this.mappedUpTo.get(index);
+        if (done === this.fields.length) continue;
+        const fresh = this.fields.slice(done ?? 0);
+        try {
+          if (done === undefined) await this.client.indices.create({ index }, { ignore: [400] });
+          if (fresh.length) await this.client.indices.putMapping({ index, ...layerProperties(fresh) } as never);
+          this.mappedUpTo.set(index, this.fields.length);
+        } catch (err) {
+          if (err instanceof errors.ResponseError && err.meta.statusCode === 400) {
+            // The index maps some of these fields differently (another template):
+            // documents it rejects go to the dead-letter file with the reason.
+            process.stderr.write(`espcap: warning: ${index}: mapping not updated: ${describeError(err)}\n`);
+            this.mappedUpTo.set(index, this.fields.length);
+          } else {
+            throw new EspcapError(`Elasticsearch: cannot prepare index ${index}: ${describeError(err)}`);
+          }
+        }
+      }
+    });
+    return this.mappingWork;
+  }
+
+  private async send(items: Item[]): Promise<void> {
+    const started = Date.now();
+    let attempt = 0;
+    while (items.length) {
+      let response: { errors: boolean; items: Record<string, { status: number; error?: unknown }>[] };
+      try {
+        response = (await this.client.transport.request(
+          { method: 'POST', path: '/_bulk', bulkBody: Buffer.concat(items.map((it) => it.body)) },
+          { headers: {} },
+        )) as typeof response;
+      } catch (err) {
+        const status = err instanceof errors.ResponseError ? err.meta.statusCode : undefined;
+        const retryable = status === undefined ? err instanceof errors.ConnectionError || err instanceof errors.TimeoutError : RETRYABLE_STATUS.has(status);
+        if (retryable && Date.now() - started < this.options.retryDeadlineMs) {
+          this.counts.retries++;
+          await sleep(backoff(attempt++));
+          continue;
+        }
+        this.deadLetter(items, status ?? 0, { type: 'request_failed', reason: describeError(err) });
+        return;
+      }
+      const again: Item[] = [];
+      response.items.forEach((entry, i) => {
+        const result = entry.create;
+        if (result.status === 201 || result.status === 200) this.counts.indexed++;
+        else if (result.status === 409) this.counts.duplicates++;
+        else if (result.status === 429 && Date.now() - started < this.options.retryDeadlineMs) again.push(items[i]);
+        else this.deadLetter([items[i]], result.status, result.error);
+      });
+      items = again;
+      if (items.length) {
+        this.counts.retries++;
+        await sleep(backoff(attempt++));
+      }
+    }
+  }
+
+  /** Records items that could not be indexed, with why, as NDJSON lines. */
+  private deadLetter(items: Item[], status: number, error: unknown): void {
+    try {
+      this.deadLetterFd ??= fs.openSync(this.options.deadLetterPath, 'a');
+      for (const item of items) {
+        const document = item.body.subarray(item.body.indexOf(0x0a) + 1, item.body.length - 1);
+        const head = JSON.stringify({ index: item.index, id: item.id, status, error }).slice(0, -1);
+        fs.writeSync(this.deadLetterFd, Buffer.concat([Buffer.from(`${head},"document":`), document, Buffer.from('}\n')]));
+      }
+    } catch (err) {
+      throw new EspcapError(`cannot write the dead-letter file ${this.options.deadLetterPath}: ${(err as Error).message}`);
+    }
+    this.counts.deadLettered += items.length;
+  }
+}

@@ -1,0 +1,112 @@
+// Connecting to Elasticsearch: node list, credentials, TLS, and one check at
+// start-up that fails fast with a one-line error.
+import * as fs from 'node:fs';
+import { Client, errors } from '@elastic/elasticsearch';
+import { EspcapError, UsageError } from '../errors';
+
+/** How to reach the cluster; passed to dissecting processes over IPC, never in arguments. */
+export interface ClusterOptions {
+  nodes: string[];
+  apiKey?: string;
+  username?: string;
+  password?: string;
+  /** PEM contents of the CA certificate(s) to trust. */
+  caCert?: string;
+  /** TLS certificate verification; on unless --insecure. */
+  verifyTls: boolean;
+  requestTimeoutMs: number;
+}
+
+/** "host:port", "https://host:port", or several of them, comma-separated. */
+export function parseNodes(value: string): string[] {
+  const nodes = value
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean)
+    .map((n) => (/^https?:\/\//i.test(n) ? n : `http://${n}`));
+  if (nodes.length === 0) throw new UsageError('--node needs at least one host:port or URL');
+  for (const n of nodes) {
+    let url: URL;
+    try {
+      url = new URL(n);
+    } catch {
+      throw new UsageError(`--node: "${n}" is not a host:port or URL`);
+    }
+    if (url.username || url.password) throw new UsageError('--node: put credentials in --username/ESPCAP_PASSWORD or --api-key, not in the URL');
+  }
+  return nodes;
+}
+
+export function readSecretFile(flag: string, file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new EspcapError(`cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+export function createClient(options: ClusterOptions): Client {
+  const auth = options.apiKey
+    ? { apiKey: options.apiKey }
+    : options.username
+      ? { username: options.username, password: options.password ?? '' }
+      : undefined;
+  return new Client({
+    nodes: options.nodes,
+    auth,
+    tls: { ca: options.caCert, rejectUnauthorized: options.verifyTls },
+    requestTimeout: options.requestTimeoutMs,
+    // espcap retries itself, with its own deadline (see bulk-sink.ts).
+    maxRetries: 0,
+    compression: false,
+    sniffOnStart: false,
+  });
+}
+
+/** A one-line description of why a request failed, without credentials or stack. */
+export function describeError(err: unknown): string {
+  if (err instanceof errors.ResponseError) {
+    const body = err.meta.body as { error?: { type?: string; reason?: string } } | undefined;
+    const reason = body?.error?.reason ?? body?.error?.type ?? '';
+    if (err.meta.statusCode === 401) return 'authentication failed (401): check --username/ESPCAP_PASSWORD or --api-key';
+    if (err.meta.statusCode === 403) return `not allowed (403)${reason ? ': ' + reason : ''}`;
+    return `HTTP ${err.meta.statusCode}${reason ? ': ' + reason : ''}`;
+  }
+  if (err instanceof errors.ProductNotSupportedError) return 'the server is not Elasticsearch';
+  if (err instanceof errors.ConnectionError) {
+    const cause = err.message.split('\n')[0];
+    if (/certificate|self.signed|SSL|TLS/i.test(cause)) return `TLS failed: ${cause} (give --ca-cert, or --insecure to skip verification)`;
+    return `cannot connect: ${cause}`;
+  }
+  if (err instanceof errors.TimeoutError) return 'the request timed out';
+  return (err as Error).message.split('\n')[0];
+}
+
+export interface ClusterInfo {
+  version: string;
+  /** The unsigned_long field type exists (its module is missing from minimal distributions). */
+  unsignedLong: boolean;
+}
+
+/**
+ * Checks the cluster once: reachable, really Elasticsearch, credentials
+ * accepted, version 8 or 9. Asks the node API rather than GET /, which minimal
+ * distributions (the integ-test zip) do not serve.
+ */
+export async function checkCluster(client: Client, nodes: string[]): Promise<ClusterInfo> {
+  try {
+    const response = (await client.transport.request({
+      method: 'GET',
+      path: '/_nodes/_local/plugins',
+      querystring: { filter_path: 'nodes.*.version,nodes.*.modules.name' },
+    })) as { nodes: Record<string, { version: string; modules: { name: string }[] }> };
+    const node = Object.values(response.nodes)[0];
+    const version = node.version;
+    const major = Number(version.split('.')[0]);
+    if (major < 8) throw new EspcapError(`Elasticsearch ${version} at ${nodes.join(',')} is too old: espcap needs 8.x or 9.x`);
+    return { version, unsignedLong: node.modules.some((m) => m.name === 'unsigned-long') };
+  } catch (err) {
+    if (err instanceof EspcapError) throw err;
+    throw new EspcapError(`Elasticsearch at ${nodes.join(',')}: ${describeError(err)}`);
+  }
+}
