@@ -228,8 +228,11 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
   if (passed) {
     frame_data_set_after_dissect(&fd, &s.cum_bytes);
     std::string &text = batch.text;
+    // A record without a time (a pcapng block that is not a packet) is put at
+    // the epoch; wiretap may leave an earlier record's time in it.
+    nstime_t ts = fd.has_ts ? fd.abs_ts : nstime_t{0, 0};
     batch.offsets.push_back((uint32_t)text.size());
-    if (!json_text::append_iso_time(text, fd.abs_ts.secs, fd.abs_ts.nsecs)) text.append("1970-01-01T00:00:00.000000000Z");
+    if (!json_text::append_iso_time(text, ts.secs, ts.nsecs)) text.append("1970-01-01T00:00:00.000000000Z");
     batch.offsets.push_back((uint32_t)text.size());
     // The protocol is known only after the walk, so the layers go to scratch first.
     s.layers_json.clear();
@@ -247,8 +250,8 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     bool has_if = s.rec.rec_type == REC_TYPE_PACKET && (s.rec.presence_flags & WTAP_HAS_INTERFACE_ID);
     double meta[PacketBatch::kMetaPerPacket];
     meta[PacketBatch::kFrameNumber] = (double)fd.num;
-    meta[PacketBatch::kSeconds] = (double)fd.abs_ts.secs;
-    meta[PacketBatch::kNanoseconds] = (double)fd.abs_ts.nsecs;
+    meta[PacketBatch::kSeconds] = (double)ts.secs;
+    meta[PacketBatch::kNanoseconds] = (double)ts.nsecs;
     meta[PacketBatch::kCapturedLength] = (double)fd.cap_len;
     meta[PacketBatch::kOriginalLength] = (double)fd.pkt_len;
     meta[PacketBatch::kInterfaceId] = has_if ? (double)s.rec.rec_header.packet_header.interface_id : -1;

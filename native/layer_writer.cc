@@ -87,6 +87,21 @@ int LayerWriter::layer_key_for_proto(int proto_id) {
   return slot;
 }
 
+// Every type registered under the field's abbreviation: several registrations
+// may share one, and a mapping must accept all their values.
+std::string LayerWriter::registered_types(const header_field_info *hf) {
+  const header_field_info *first = hf;
+  while (first->same_name_prev_id != -1) first = proto_registrar_get_nth(first->same_name_prev_id);
+  std::string types;
+  std::unordered_set<int> seen;
+  for (const header_field_info *h = first; h; h = h->same_name_next) {
+    if (!seen.insert(h->type).second) continue;
+    if (!types.empty()) types += ',';
+    types += ftype_name(h->type);
+  }
+  return types;
+}
+
 int LayerWriter::field_key(const header_field_info *hf, int layer_proto_id, int layer_key_id, const std::string &layer_abbrev) {
   if (hf->id >= (int)hf_keys_.size()) hf_keys_.resize(hf->id + 1);
   HfKey &cached = hf_keys_[hf->id];
@@ -103,7 +118,7 @@ int LayerWriter::field_key(const header_field_info *hf, int layer_proto_id, int 
     new_fields_ += '\t';
     new_fields_ += plain_names_[cached.key_id];
     new_fields_ += '\t';
-    new_fields_ += ftype_name(hf->type);
+    new_fields_ += registered_types(hf);
     new_fields_ += '\t';
     new_fields_ += hf->abbrev;
     new_fields_ += '\n';

@@ -27,7 +27,9 @@ class LayerWriter {
   const std::string &flow_json() const { return flow_json_; }
 
   // Fields written for the first time since the last call, one per line:
-  //   layer \t key \t FT_TYPE \t abbrev \n   (a key seen with a second type is reported again)
+  //   layer \t key \t FT_TYPES \t abbrev \n
+  // FT_TYPES lists every type registered under the field's abbreviation,
+  // comma-separated; a key also written by another field is reported again.
   // so that a mapping can be in place before documents carrying them are sent.
   void take_new_fields(std::string &out) { out.append(new_fields_); new_fields_.clear(); }
 
@@ -58,6 +60,7 @@ class LayerWriter {
   int layer_key_for_proto(int proto_id);
   int field_key(const header_field_info *hf, int layer_proto_id, int layer_key_id, const std::string &layer_abbrev);
   int intern(const std::string &quoted_key);
+  static std::string registered_types(const header_field_info *hf);
   void write_layer(const Layer &layer, std::string &out);
   void add_field(field_info *fi, const Layer &layer, const std::string &layer_abbrev);
   void note_flow(const header_field_info *hf, const Layer &layer, uint32_t value_start);

@@ -46,7 +46,7 @@ Documents:
 Memory:
   --session-packets N    reset Wireshark's per-capture state every N packets (default 100000,
                          0 never), like tshark -M
-  --worker-max-rss MB    restart the dissecting process when it has grown past MB (default 1024)
+  --worker-max-rss MB    restart the dissecting process when it has grown past MB (default 400)
 
   --quiet                no progress or summary on stderr
   --help                 this text
@@ -190,7 +190,7 @@ export function parseCommandLine(argv: string[]): Options {
     maxBytes: integer('max-bytes', v['max-bytes'], 64, 0),
     resolveNames: v['resolve-names'] ?? false,
     sessionPackets: integer('session-packets', v['session-packets'], 100000, 0),
-    workerMaxRssMb: integer('worker-max-rss', v['worker-max-rss'], 1024, 64),
+    workerMaxRssMb: integer('worker-max-rss', v['worker-max-rss'], 400, 64),
     quiet: v.quiet ?? false,
     dissectOnly: v['dissect-only'] ?? false,
   };
@@ -203,7 +203,7 @@ function defaults(): Omit<Options, 'mode'> {
     maxBytes: 64,
     resolveNames: false,
     sessionPackets: 100000,
-    workerMaxRssMb: 1024,
+    workerMaxRssMb: 400,
     quiet: false,
     dissectOnly: false,
   };

@@ -18,7 +18,7 @@ import { Meta } from '../engine/engine';
 import { EspcapError } from '../errors';
 import { PacketSink } from '../sinks/sink';
 import { describeError } from './cluster';
-import { FIELD_BUDGET, FieldTypes, INDEX_PREFIX, layerProperties } from './mapping';
+import { FIELD_BUDGET, INDEX_PREFIX, layerFieldType, layerProperties } from './mapping';
 
 export interface BulkOptions {
   /** Documents per bulk request (--chunk). */
@@ -61,6 +61,12 @@ function backoff(attempt: number): number {
   return Math.random() * Math.min(30000, 250 * 2 ** attempt);
 }
 
+/** A failure worth retrying: the cluster is away, overloaded or restarting. */
+function retryable(err: unknown): boolean {
+  if (err instanceof errors.ResponseError) return RETRYABLE_STATUS.has(err.meta.statusCode ?? 0);
+  return err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError;
+}
+
 export class ElasticsearchSink implements PacketSink {
   readonly counts: IndexCounts = { indexed: 0, duplicates: 0, deadLettered: 0, retries: 0, unmappedFields: 0 };
   private pending: Item[] = [];
@@ -76,7 +82,6 @@ export class ElasticsearchSink implements PacketSink {
 
   constructor(
     private readonly client: Client,
-    private readonly fieldTypes: FieldTypes,
     private readonly options: BulkOptions,
   ) {}
 
@@ -118,7 +123,7 @@ export class ElasticsearchSink implements PacketSink {
     if (!newFields) return;
     for (const line of newFields.split('\n')) {
       if (!line) continue;
-      const [layer, key, ftype, abbrev] = line.split('\t');
+      const [layer, key, types] = line.split('\t');
       const name = `${layer}.${key}`;
       if (this.fieldNames.has(name)) continue;
       this.fieldNames.add(name);
@@ -126,7 +131,7 @@ export class ElasticsearchSink implements PacketSink {
         this.counts.unmappedFields++;
         continue;
       }
-      this.fields.push({ layer, key, type: this.fieldTypes.typeOf(abbrev, ftype) });
+      this.fields.push({ layer, key, type: layerFieldType(types.split(','), this.options.unsignedLong) });
     }
   }
 
@@ -146,6 +151,20 @@ export class ElasticsearchSink implements PacketSink {
     request.finally(() => this.inflight.delete(request));
   }
 
+  /** Runs a request, retrying it while the cluster is away, until the retry deadline. */
+  private async retrying<T>(request: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await request();
+      } catch (err) {
+        if (!retryable(err) || Date.now() - started >= this.options.retryDeadlineMs) throw err;
+        this.counts.retries++;
+        await sleep(backoff(attempt));
+      }
+    }
+  }
+
   /** Creates the indices (from the template) and maps the fields seen so far, once per index and field. */
   private prepareIndices(indices: Set<string>): Promise<void> {
     this.mappingWork = this.mappingWork.then(async () => {
@@ -154,8 +173,8 @@ export class ElasticsearchSink implements PacketSink {
         if (done === this.fields.length) continue;
         const fresh = this.fields.slice(done ?? 0);
         try {
-          if (done === undefined) await this.client.indices.create({ index }, { ignore: [400] });
-          if (fresh.length) await this.client.indices.putMapping({ index, ...layerProperties(fresh) } as never);
+          if (done === undefined) await this.retrying(() => this.client.indices.create({ index }, { ignore: [400] }));
+          if (fresh.length) await this.retrying(() => this.client.indices.putMapping({ index, ...layerProperties(fresh) } as never));
           this.mappedUpTo.set(index, this.fields.length);
         } catch (err) {
           if (err instanceof errors.ResponseError && err.meta.statusCode === 400) {
@@ -184,8 +203,7 @@ export class ElasticsearchSink implements PacketSink {
         )) as typeof response;
       } catch (err) {
         const status = err instanceof errors.ResponseError ? err.meta.statusCode : undefined;
-        const retryable = status === undefined ? err instanceof errors.ConnectionError || err instanceof errors.TimeoutError : RETRYABLE_STATUS.has(status);
-        if (retryable && Date.now() - started < this.options.retryDeadlineMs) {
+        if (retryable(err) && Date.now() - started < this.options.retryDeadlineMs) {
           this.counts.retries++;
           await sleep(backoff(attempt++));
           continue;

@@ -1,13 +1,12 @@
 // The one place that decides how documents are mapped in Elasticsearch.
 //
 // Fixed document fields are mapped by the index template. layers.* fields are
-// mapped explicitly, with types from Wireshark's field registry, as the engine
-// reports them seen for the first time (and before a document carrying them
-// is sent). `layers` is not dynamic: a field espcap did not map is kept in
+// mapped explicitly, with types from Wireshark's field registry (every type
+// registered under the field's abbreviation), as the engine reports them seen
+// for the first time, and before a document carrying them is sent. `layers` is not dynamic: a field espcap did not map is kept in
 // _source but never guessed at by Elasticsearch, so no document is rejected
 // for a mapping conflict. Each index maps at most FIELD_BUDGET layer fields;
 // beyond that, fields stay in _source only and the run reports how many.
-import { RegisteredField } from '../engine/engine';
 
 export const INDEX_PREFIX = 'packets-';
 export const TEMPLATE_NAME = 'espcap-packets';
@@ -94,26 +93,14 @@ export function fieldMapping(type: string): EsMapping {
 }
 
 /**
- * The ES type of a layer field, from every Wireshark registration of its
- * abbreviation (several registrations may share one, with different types).
+ * The ES type of a layer field, given every Wireshark type registered under its
+ * abbreviation (the engine reports them with each first-seen field).
+ * unsignedLong: the cluster has the unsigned_long type; otherwise 64-bit
+ * unsigned fields are doubles.
  */
-export class FieldTypes {
-  private readonly byAbbrev = new Map<string, Set<string>>();
-
-  /** unsignedLong: the cluster has the unsigned_long type; otherwise 64-bit unsigned fields are doubles. */
-  constructor(registry: RegisteredField[], private readonly unsignedLong: boolean) {
-    for (const f of registry) {
-      let types = this.byAbbrev.get(f.abbrev);
-      if (!types) this.byAbbrev.set(f.abbrev, (types = new Set()));
-      types.add(f.type);
-    }
-  }
-
-  /** The ES type for a field the engine wrote with Wireshark type `seen`. */
-  typeOf(abbrev: string, seen: string): string {
-    const type = esTypeFor(new Set([seen, ...(this.byAbbrev.get(abbrev) ?? [])]));
-    return type === 'unsigned_long' && !this.unsignedLong ? 'double' : type;
-  }
+export function layerFieldType(registeredTypes: string[], unsignedLong: boolean): string {
+  const type = esTypeFor(registeredTypes);
+  return type === 'unsigned_long' && !unsignedLong ? 'double' : type;
 }
 
 /** The composable index template for packets-*: fixed fields and settings. */

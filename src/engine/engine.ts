@@ -14,7 +14,7 @@ export interface PacketBatch {
   offsets: Uint32Array;
   /** META_FIELDS numbers per packet, in the order of `Meta`. */
   meta: Float64Array;
-  /** Fields written for the first time in this reader: "layer\tkey\tFT_TYPE\tabbrev" lines. */
+  /** Fields written for the first time in this reader: "layer\tkey\tFT_TYPES\tabbrev" lines (FT_TYPES comma-separated). */
   newFields: string;
 }
 

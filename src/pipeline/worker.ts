@@ -1,6 +1,6 @@
 // Entry point of a dissecting process, started by supervisor.ts. It owns one
 // epan session for its whole life and writes its documents itself.
-import { fieldRegistry, initEngine } from '../engine/engine';
+import { initEngine } from '../engine/engine';
 import type { ClusterOptions } from '../elasticsearch/cluster';
 import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import { EspcapError } from '../errors';
@@ -34,9 +34,8 @@ async function openSink(output: OutputSpec): Promise<PacketSink> {
   if (output.format === 'elasticsearch') {
     // Loaded only here: printing or writing NDJSON needs no Elasticsearch client.
     const { createClient } = await import('../elasticsearch/cluster');
-    const { FieldTypes } = await import('../elasticsearch/mapping');
     const { ElasticsearchSink } = await import('../elasticsearch/bulk-sink');
-    return new ElasticsearchSink(createClient(output.cluster), new FieldTypes(await fieldRegistry(), output.bulk.unsignedLong), output.bulk);
+    return new ElasticsearchSink(createClient(output.cluster), output.bulk);
   }
   const out = TextOutput.open(output.target, output.target !== '-');
   return output.format === 'dump' ? new DumpSink(out) : new NdjsonSink(out);

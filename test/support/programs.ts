@@ -38,7 +38,8 @@ export async function forEachDocument(file: string, each: (doc: Doc, line: strin
 /** Lines tshark prints (stdout) for a capture; tshark's warnings are ignored. */
 export function tshark(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('tshark', ['-n', ...args], { maxBuffer: 1 << 30, encoding: 'utf8' }, (err, stdout) => {
+    // Times in UTC, whatever the machine's zone.
+    execFile('tshark', ['-n', ...args], { maxBuffer: 1 << 30, encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }, (err, stdout) => {
       // tshark exits non-zero on a damaged file after printing the good packets.
       if (err && typeof (err as any).code !== 'number') reject(err);
       else resolve(stdout);

@@ -1,0 +1,245 @@
+// Indexing into a real Elasticsearch (started by test/run.ts): counts per
+// daily index against tshark, documents read back against --output, typed
+// queries, idempotence, and failures that must end in clear errors or in the
+// dead-letter file, never in silence.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { corpusEntries, tempDir, testPcaps } from './support/paths';
+import { Doc, espcap, inParallel, parseNdjson, tshark } from './support/programs';
+import { count, countsPerIndex, es, esUrl, packetIndices, resetCluster } from './support/elasticsearch';
+
+const httpPcap = path.join(testPcaps, 'test_http.pcap');
+const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
+
+function index(args: string[]) {
+  const deadLetter = path.join(tempDir('dead-letter'), 'dead.ndjson');
+  const run = espcap([...args, '--node', esUrl(), '--dead-letter', deadLetter]);
+  const deadLettered = fs.existsSync(deadLetter) ? parseNdjson(fs.readFileSync(deadLetter, 'utf8')) : [];
+  return { ...run, deadLettered };
+}
+
+/** The summary numbers espcap printed. */
+function summary(stderr: string) {
+  const m = /Elasticsearch: (\d+) packets read, (\d+) indexed, (\d+) duplicates .*?, (\d+) dead-lettered, (\d+) not sent; (\d+) retries/.exec(stderr);
+  assert.ok(m, `no summary in:\n${stderr}`);
+  const [read, indexed, duplicates, deadLettered, notSent, retries] = m.slice(1).map(Number);
+  return { read, indexed, duplicates, deadLettered, notSent, retries };
+}
+
+/**
+ * Expected documents per daily index, from the packet times tshark prints.
+ * frame.time is read as its date-and-seconds text plus its fraction, which
+ * tshark prints as the nanosecond field with %09d: for packets whose
+ * nanosecond field is out of range (hostile captures) that is e.g.
+ * "17:16:10.-2147483648", and the instant is those seconds plus that many
+ * nanoseconds. A record without a time is at the epoch.
+ */
+async function tsharkCountsPerIndex(files: string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  await inParallel(files, 2, async (file) => {
+    const lines = (await tshark(['-r', file, '-T', 'fields', '-e', 'frame.time'])).split('\n');
+    lines.pop(); // after the final newline
+    for (const line of lines) {
+      let millis = 0;
+      const m = /^(.*\d\d:\d\d:\d\d)\.(-?\d+) UTC$/.exec(line);
+      if (m) millis = Date.parse(`${m[1]} UTC`) + Number(m[2]) / 1e6;
+      else assert.equal(line, '', `unexpected frame.time ${line}`);
+      const day = new Date(Math.floor(millis)).toISOString().slice(0, 10);
+      counts.set(`packets-${day}`, (counts.get(`packets-${day}`) ?? 0) + 1);
+    }
+  });
+  return counts;
+}
+
+test('every readable corpus capture: per daily index, _count equals the packets tshark reads for that day', async () => {
+  await resetCluster();
+  const corpus = corpusEntries()
+    .filter((e) => e.packets !== null && e.packets > 0 && !e.file.startsWith('bad_'))
+    .map((e) => e.path);
+  // Some shipped captures are byte-identical copies of corpus captures: the
+  // same capture, so their packets must come out as duplicates, not twice.
+  const digest = (f: string) => require('node:crypto').createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+  const corpusDigests = new Set(corpus.map(digest));
+  const shipped = fs.readdirSync(testPcaps).map((f) => path.join(testPcaps, f));
+  const copies = shipped.filter((f) => corpusDigests.has(digest(f)));
+  const originals = shipped.filter((f) => !copies.includes(f));
+  assert.ok(copies.length > 0 && originals.length > 0);
+
+  const run = index([...corpus, ...shipped].flatMap((f) => ['--file', f]));
+  assert.equal(run.status, 0, run.stderr);
+  assert.deepEqual(run.deadLettered, [], 'no document may be rejected');
+  const expected = await tsharkCountsPerIndex([...corpus, ...originals]);
+  const total = [...expected.values()].reduce((a, b) => a + b, 0);
+  const copied = [...(await tsharkCountsPerIndex(copies)).values()].reduce((a, b) => a + b, 0);
+  assert.deepEqual(summary(run.stderr), { read: total + copied, indexed: total, duplicates: copied, deadLettered: 0, notSent: 0, retries: 0 });
+  const actual = await countsPerIndex();
+  assert.deepEqual(new Map([...actual].sort()), new Map([...expected].sort()));
+});
+
+test('a document read back equals the NDJSON --output document of the same packet', async () => {
+  await resetCluster();
+  const run = index(['--file', httpPcap, '--file', dnsPcap]);
+  assert.equal(run.status, 0, run.stderr);
+  const docs = parseNdjson(espcap(['--file', httpPcap, '--file', dnsPcap, '--output', '-', '--quiet']).stdout);
+  await es('POST', '/packets-*/_refresh');
+  const hits: Doc[] = [];
+  for (const index of await packetIndices()) {
+    let page = await es('POST', `/${index}/_search?scroll=1m`, { size: 1000, sort: ['_doc'] });
+    while (page.hits.hits.length) {
+      hits.push(...page.hits.hits);
+      page = await es('POST', '/_search/scroll', { scroll: '1m', scroll_id: page._scroll_id });
+    }
+  }
+  assert.equal(hits.length, docs.length);
+  const byId = new Map(hits.map((h) => [`${h._source.file_name}#${h._source.frame_number}`, h]));
+  for (const doc of docs) {
+    const hit = byId.get(`${doc.file_name}#${doc.frame_number}`);
+    assert.ok(hit, `frame ${doc.frame_number} of ${doc.file_name} not indexed`);
+    assert.deepEqual(hit._source, doc);
+    assert.equal(hit._index, `packets-${doc['@timestamp'].slice(0, 10)}`);
+    assert.match(hit._id, new RegExp(`^[0-9a-f]{20}-${doc.frame_number}$`));
+  }
+});
+
+test('queries work on typed fields: CIDR, port range, time range, protocol', async () => {
+  // The documents of the previous test are in place.
+  const docs = parseNdjson(espcap(['--file', httpPcap, '--file', dnsPcap, '--output', '-', '--quiet']).stdout);
+  const inNet = (ip: unknown) => typeof ip === 'string' && ip.startsWith('10.0.0.');
+  assert.equal(await count({ term: { 'layers.ip.src': '10.0.0.0/24' } }), docs.filter((d) => inNet(d.layers.ip?.src)).length);
+  assert.equal(
+    await count({ range: { 'layers.tcp.dstport': { gte: 1024, lte: 65535 } } }),
+    docs.filter((d) => d.layers.tcp && d.layers.tcp.dstport >= 1024).length,
+  );
+  const from = '2015-07-30T05:22:10.500Z';
+  const to = '2015-07-30T05:22:12Z';
+  assert.equal(
+    await count({ range: { '@timestamp': { gte: from, lt: to } } }),
+    docs.filter((d) => d.sniff_timestamp >= Date.parse(from) && d.sniff_timestamp < Date.parse(to)).length,
+  );
+  const dnsCount = docs.filter((d) => d.protocol === 'dns').length;
+  assert.ok(dnsCount > 100);
+  assert.equal(await count({ term: { protocol: 'dns' } }), dnsCount);
+  assert.equal(await count({ term: { 'network.transport': 'udp' } }), docs.filter((d) => d.network.transport === 'udp').length);
+  assert.equal(await count({ term: { 'source.ip': '10.0.0.0/8' } }), docs.filter((d) => d.source?.ip?.startsWith('10.')).length);
+  assert.equal(await count({ term: { 'layers.tcp.flags_syn': true } }), docs.filter((d) => d.layers.tcp?.flags_syn === true).length);
+  const mapping = await es('GET', '/packets-2015-07-30/_mapping');
+  const layers = mapping['packets-2015-07-30'].mappings.properties.layers.properties;
+  assert.equal(layers.ip.properties.src.type, 'ip');
+  assert.equal(layers.tcp.properties.srcport.type, 'integer');
+  assert.equal(layers.tcp.properties.flags_syn.type, 'boolean');
+  assert.equal(layers.frame.properties.time.type, 'date');
+  assert.equal(layers.frame.properties.time_delta.type, 'double');
+  assert.equal(layers.eth.properties.src.type, 'keyword');
+});
+
+test('indexing the same capture twice leaves one document per packet', async () => {
+  await resetCluster();
+  const first = index(['--file', httpPcap]);
+  assert.equal(first.status, 0, first.stderr);
+  const second = index(['--file', httpPcap]);
+  assert.equal(second.status, 0, second.stderr);
+  assert.deepEqual(summary(second.stderr), { read: 1268, indexed: 0, duplicates: 1268, deadLettered: 0, notSent: 0, retries: 0 });
+  assert.equal(await count({ match_all: {} }), 1268);
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('an unreachable node is a fast one-line error, exit code 1', async () => {
+  const port = await freePort();
+  const started = Date.now();
+  const run = espcap(['--file', dnsPcap, '--node', `127.0.0.1:${port}`]);
+  assert.equal(run.status, 1);
+  assert.match(run.stderr, new RegExp(`^espcap: Elasticsearch at http://127.0.0.1:${port}: cannot connect: .*\\n$`));
+  assert.ok(Date.now() - started < 15000);
+});
+
+test('a port where something else answers is not taken for Elasticsearch', async () => {
+  const server = http.createServer((_, res) => res.end('{"hello":"world"}'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    const run = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const { spawn } = require('node:child_process') as typeof import('node:child_process');
+      const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'espcap.js'), '--file', dnsPcap, '--node', `127.0.0.1:${port}`]);
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (status) => resolve({ status, stderr }));
+    });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /^espcap: Elasticsearch at http:\/\/127.0.0.1:\d+: the server is not Elasticsearch\n$/);
+  } finally {
+    server.close();
+  }
+});
+
+test('documents Elasticsearch refuses (a conflicting template) go to the dead-letter file with the reason', async () => {
+  await resetCluster();
+  // A user's template, higher priority than espcap's, maps layers.ip.src as a number.
+  await es('PUT', '/_index_template/conflicting-packets', {
+    index_patterns: ['packets-2015-07-30*'],
+    priority: 1000,
+    template: { mappings: { properties: { layers: { properties: { ip: { properties: { src: { type: 'long' } } } } } } } },
+  });
+  try {
+    const run = index(['--file', httpPcap]);
+    assert.equal(run.status, 1, 'packets not indexed: exit code 1');
+    const s = summary(run.stderr);
+    assert.equal(s.read, 1268);
+    assert.equal(s.indexed + s.deadLettered, 1268);
+    const withIpv4 = parseNdjson(espcap(['--file', httpPcap, '--output', '-', '--quiet']).stdout).filter((d) => d.layers.ip);
+    assert.equal(s.deadLettered, withIpv4.length);
+    assert.equal(run.deadLettered.length, withIpv4.length);
+    for (const dead of run.deadLettered) {
+      assert.equal(dead.status, 400);
+      assert.match(dead.error.type, /parsing_exception/);
+      assert.match(dead.error.reason, /layers\.ip\.src/);
+      assert.equal(dead.index, 'packets-2015-07-30');
+      assert.equal(typeof dead.document.layers.ip.src, 'string');
+    }
+    assert.match(run.stderr, /documents refused by Elasticsearch are in .*dead\.ndjson/);
+  } finally {
+    await es('DELETE', '/_index_template/conflicting-packets');
+  }
+});
+
+test('a cluster that crashes mid-run and comes back: retries, nothing lost, nothing twice, exit code 0', async (t) => {
+  if (!process.env.ESPCAP_TEST_ES_MANAGED) return t.skip('the cluster is not managed by this test run (ESPCAP_TEST_ES_URL)');
+  const harness = require(path.join(__dirname, '..', '..', 'scripts', 'elasticsearch.js'));
+  const { spawn } = await import('node:child_process');
+  const capture = corpusEntries().find((e) => e.file === 'echo-connections.pcap.gz')!;
+  await resetCluster();
+  const child = spawn(process.execPath, [
+    path.join(__dirname, '..', '..', 'bin', 'espcap.js'),
+    '--file', capture.path, '--node', esUrl(), '--chunk', '500', '--bulk-inflight', '2',
+  ]);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+
+  // Let part of it in, then crash the cluster (SIGKILL), keep it down, bring it back.
+  for (let n = 0; n < 5000; ) {
+    await new Promise((r) => setTimeout(r, 200));
+    n = (await es('GET', '/packets-*/_count').catch(() => ({ count: 0 }))).count ?? 0;
+  }
+  assert.equal(await harness.kill({ quiet: true }), true);
+  await new Promise((r) => setTimeout(r, 3000));
+  await harness.start({ quiet: true, keepData: true });
+
+  assert.equal(await exited, 0, stderr);
+  const s = summary(stderr);
+  assert.equal(s.read, capture.packets);
+  assert.equal(s.indexed + s.duplicates, capture.packets, 'every packet indexed, or found already there');
+  assert.equal(s.deadLettered, 0);
+  assert.ok(s.retries > 0, 'the outage was noticed and retried');
+  assert.equal(await count({ match_all: {} }), capture.packets, 'exactly one document per packet');
+});
