@@ -1,5 +1,7 @@
 #include "engine_thread.h"
 
+#include <chrono>
+
 void EngineThread::start() { thread_ = std::thread([this] { run(); }); }
 
 void EngineThread::post(Job job) {
@@ -58,7 +60,9 @@ void ReaderCore::pump(std::unique_ptr<CaptureDissector> dissector, const EngineT
     notify_js_();
     if (stop) break;
     std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return ready_.size() < limits_.read_ahead || closed_ || engine.stopping(); });
+    // Engine stop does not know this reader: look at it every 100 ms.
+    while (!(ready_.size() < limits_.read_ahead || closed_ || engine.stopping()))
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
     if (closed_ || engine.stopping()) break;
   }
   // Closing the capture and freeing the epan session are epan calls: here, not in JavaScript.

@@ -243,3 +243,27 @@ test('a cluster that crashes mid-run and comes back: retries, nothing lost, noth
   assert.ok(s.retries > 0, 'the outage was noticed and retried');
   assert.equal(await count({ match_all: {} }), capture.packets, 'exactly one document per packet');
 });
+
+test('Ctrl-C mid-run: everything read is flushed and indexed, the summary adds up, exit code 0', async () => {
+  const { spawn } = await import('node:child_process');
+  const capture = corpusEntries().find((e) => e.file === 'echo-connections.pcap.gz')!;
+  await resetCluster();
+  // Its own process group, as a terminal's: Ctrl-C reaches espcap and its dissecting process.
+  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'espcap.js'), '--file', capture.path, '--node', esUrl()], {
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  for (let n = 0; n < 3000; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    n = (await es('GET', '/packets-*/_count').catch(() => ({ count: 0 }))).count ?? 0;
+  }
+  process.kill(-child.pid!, 'SIGINT');
+  assert.equal(await exited, 0, stderr);
+  const s = summary(stderr);
+  assert.ok(s.read < capture.packets!, 'stopped early');
+  assert.equal(s.indexed, s.read, 'everything read was indexed');
+  assert.match(stderr, /, interrupted/);
+  assert.equal(await count({ match_all: {} }), s.indexed);
+});

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 interface Harness {
-  start(options: { quiet: boolean }): Promise<{ url: string; stop: () => Promise<void>; reused: boolean }>;
+  start(options: { quiet: boolean }): Promise<{ url: string; reused: boolean }>;
+  stop(options: { quiet: boolean }): Promise<void>;
 }
 
 async function main(): Promise<number> {
@@ -29,9 +30,12 @@ async function main(): Promise<number> {
     console.error('starting a local Elasticsearch for the tests (set ESPCAP_TEST_ES_URL to use an existing cluster)');
     const cluster = await harness.start({ quiet: true });
     process.env.ESPCAP_TEST_ES_URL = cluster.url;
-    // Tests may crash and restart a cluster this run manages, never someone else's.
-    process.env.ESPCAP_TEST_ES_MANAGED = '1';
-    if (!cluster.reused) stop = cluster.stop;
+    if (!cluster.reused) {
+      // Tests may crash and restart a cluster this run started, never someone
+      // else's; stop() stops it whatever its process is by then.
+      process.env.ESPCAP_TEST_ES_MANAGED = '1';
+      stop = () => harness.stop({ quiet: true });
+    }
     console.error(`Elasticsearch at ${cluster.url}`);
   }
   try {

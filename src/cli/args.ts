@@ -24,6 +24,8 @@ Elasticsearch:
   --bulk-mb N            bytes per bulk request at most, in MiB (default 8)
   --bulk-inflight N      bulk requests in flight at once (default 3)
   --retry-deadline S     keep retrying a failing request for S seconds (default 300)
+  --refresh-interval T   refresh interval of the indices espcap creates (default 30s: fast
+                         bulk ingest; espcap refreshes them itself when it is done)
   --dead-letter FILE     where documents Elasticsearch refused go, with the reason
                          (default espcap-dead-letter.ndjson)
   --username USER        basic authentication; the password comes from the environment
@@ -65,6 +67,7 @@ export interface ElasticsearchFlags {
   bulkMb: number;
   bulkInflight: number;
   retryDeadlineSeconds: number;
+  refreshInterval: string;
   deadLetter: string;
   username?: string;
   passwordFile?: string;
@@ -100,6 +103,13 @@ function integer(flag: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
+/** An Elasticsearch time value: 500ms, 30s, 1m, or -1 (never). */
+function timeValue(flag: string, value: string | undefined, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (!/^(-1|\d+(ms|s|m|h))$/.test(value)) throw new UsageError(`--${flag} needs a time such as 5s, 30s or 1m, got "${value}"`);
+  return value;
+}
+
 function nonEmpty(flag: string, value: string | undefined): string | undefined {
   if (value !== undefined && value.trim() === '') throw new UsageError(`--${flag} needs a value`);
   return value;
@@ -124,6 +134,7 @@ export function parseCommandLine(argv: string[]): Options {
         'bulk-mb': { type: 'string' },
         'bulk-inflight': { type: 'string' },
         'retry-deadline': { type: 'string' },
+        'refresh-interval': { type: 'string' },
         'dead-letter': { type: 'string' },
         username: { type: 'string' },
         'password-file': { type: 'string' },
@@ -168,6 +179,7 @@ export function parseCommandLine(argv: string[]): Options {
       bulkMb: integer('bulk-mb', v['bulk-mb'], 8, 1),
       bulkInflight: integer('bulk-inflight', v['bulk-inflight'], 3, 1),
       retryDeadlineSeconds: integer('retry-deadline', v['retry-deadline'], 300, 0),
+      refreshInterval: timeValue('refresh-interval', v['refresh-interval'], '30s'),
       deadLetter: nonEmpty('dead-letter', v['dead-letter']) ?? 'espcap-dead-letter.ndjson',
       username: nonEmpty('username', v.username),
       passwordFile: nonEmpty('password-file', v['password-file']),

@@ -82,6 +82,7 @@ async function prepareElasticsearch(flags: ElasticsearchFlags, chunk: number, qu
       retryDeadlineMs: flags.retryDeadlineSeconds * 1000,
       deadLetterPath: path.resolve(flags.deadLetter),
       unsignedLong: info.unsignedLong,
+      refreshInterval: flags.refreshInterval,
     },
   };
 }

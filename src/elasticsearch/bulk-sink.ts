@@ -32,6 +32,8 @@ export interface BulkOptions {
   deadLetterPath: string;
   /** The cluster has the unsigned_long type (see cluster.ts). */
   unsignedLong: boolean;
+  /** index.refresh_interval of the indices espcap creates (--refresh-interval). */
+  refreshInterval: string;
 }
 
 export interface IndexCounts {
@@ -114,6 +116,9 @@ export class ElasticsearchSink implements PacketSink {
   async close(): Promise<void> {
     if (this.pending.length) await this.dispatch();
     await Promise.all(this.inflight);
+    // Everything indexed is searchable when espcap is done, whatever the refresh interval.
+    const indices = [...this.mappedUpTo.keys()];
+    if (indices.length && !this.failure) await this.retrying(() => this.client.indices.refresh({ index: indices.join(',') })).catch(() => {});
     if (this.deadLetterFd !== undefined) fs.closeSync(this.deadLetterFd);
     this.deadLetterFd = undefined;
     if (this.failure) throw this.failure;
@@ -173,7 +178,10 @@ export class ElasticsearchSink implements PacketSink {
         if (done === this.fields.length) continue;
         const fresh = this.fields.slice(done ?? 0);
         try {
-          if (done === undefined) await this.retrying(() => this.client.indices.create({ index }, { ignore: [400] }));
+          if (done === undefined)
+            await this.retrying(() =>
+              this.client.indices.create({ index, settings: { 'index.refresh_interval': this.options.refreshInterval } }, { ignore: [400] }),
+            );
           if (fresh.length) await this.retrying(() => this.client.indices.putMapping({ index, ...layerProperties(fresh) } as never));
           this.mappedUpTo.set(index, this.fields.length);
         } catch (err) {

@@ -92,6 +92,7 @@ export async function superviseDissection(
       if (!final) {
         // The process died without finishing (a crash inside a dissector): the
         // file it was on failed; carry on with the rest.
+        if (next + reported >= files.length) throw new EspcapError(`the dissecting process died while flushing its output (${exit})`);
         run.files[next + reported].error = { code: 'CRASH', message: `the dissecting process died (${exit})` };
         next += reported + 1;
         skipRecords = 0;
