@@ -109,7 +109,6 @@ struct CaptureDissector::State {
   guint32 cum_bytes = 0;
   nstime_t elapsed = NSTIME_INIT_ZERO;
   LayerWriter writer;
-  std::string layers_json;
 
   explicit State(const CaptureOptions &o) : options(o), writer(o.max_bytes, true) {
     wtap_rec_init(&rec);
@@ -233,20 +232,22 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     nstime_t ts = fd.has_ts ? fd.abs_ts : nstime_t{0, 0};
     batch.offsets.push_back((uint32_t)text.size());
     if (!json_text::append_iso_time(text, ts.secs, ts.nsecs)) text.append("1970-01-01T00:00:00.000000000Z");
+    // The layers go straight into the batch; the protocol and the flow are
+    // known once they are written, so their spans follow.
     batch.offsets.push_back((uint32_t)text.size());
-    // The protocol is known only after the walk, so the layers go to scratch first.
-    s.layers_json.clear();
     if (s.options.walk) {
-      text.append(s.writer.write(s.edt->tree, s.layers_json));
+      const std::string &protocol = s.writer.write(s.edt->tree, text);
+      batch.offsets.push_back((uint32_t)text.size());
+      text.append(protocol);
       batch.offsets.push_back((uint32_t)text.size());
       text.append(s.writer.flow_json());
       s.writer.take_new_fields(batch.new_fields);
     } else {
-      s.layers_json = "{}";
+      text.append("{}");
       batch.offsets.push_back((uint32_t)text.size());
+      batch.offsets.push_back((uint32_t)text.size());
+      text.append("[]");
     }
-    batch.offsets.push_back((uint32_t)text.size());
-    text.append(s.layers_json);
     bool has_if = s.rec.rec_type == REC_TYPE_PACKET && (s.rec.presence_flags & WTAP_HAS_INTERFACE_ID);
     double meta[PacketBatch::kMetaPerPacket];
     meta[PacketBatch::kFrameNumber] = (double)fd.num;

@@ -62,7 +62,10 @@ LayerWriter::LayerWriter(uint32_t max_bytes, bool report_new_fields)
       {"udp.srcport", kSrcPort}, {"udp.dstport", kDstPort}, {"sctp.srcport", kSrcPort}, {"sctp.dstport", kDstPort}};
   for (const auto &[abbrev, slot] : flow) {
     // Several registrations can share an abbreviation: take them all.
-    for (header_field_info *hf = proto_registrar_get_byname(abbrev); hf; hf = hf->same_name_next) flow_fields_[hf->id] = slot;
+    for (header_field_info *hf = proto_registrar_get_byname(abbrev); hf; hf = hf->same_name_next) {
+      if (hf->id >= (int)flow_slot_.size()) flow_slot_.resize(hf->id + 1, kNoFlow);
+      flow_slot_[hf->id] = slot;
+    }
   }
 }
 
@@ -236,31 +239,39 @@ bool LayerWriter::append_value(field_info *fi, std::string &out) {
   }
 }
 
+// Byte fields longer than --max-bytes are left out (payloads dominate size).
+bool LayerWriter::left_out(const field_info *fi) const {
+  ftenum_t type = fi->hfinfo->type;
+  if (!max_bytes_ || (type != FT_BYTES && type != FT_UINT_BYTES)) return false;
+  size_t len;
+  ws_compat::get_bytes(ws_compat::field_value(fi), &len);
+  return len > max_bytes_;
+}
+
+// First pass: the fields of the layer, grouped by key in first-seen order.
 void LayerWriter::add_field(field_info *fi, const Layer &layer, const std::string &layer_abbrev) {
   const header_field_info *hf = fi->hfinfo;
   // Label-only text items are not fields; hidden items are not shown by
   // Wireshark either (they duplicate shown ones: ip.addr, tcp.port).
-  if (hf->id == hf_text_only || (fi->flags & FI_HIDDEN)) return;
-  uint32_t start = (uint32_t)values_.size();
-  if (!append_value(fi, values_)) return;
-  note_flow(hf, layer, start);
+  if (hf->id == hf_text_only || (fi->flags & FI_HIDDEN) || left_out(fi)) return;
   int key = field_key(hf, layer.proto_id, layer.key_id, layer_abbrev);
-  int vi = (int)values_list_.size();
-  values_list_.push_back({start, (uint32_t)values_.size() - start, -1});
+  int e = (int)entries_.size();
+  entries_.push_back({fi, -1});
   Group &g = groups_[key];
   if (g.first < 0) {
-    g.first = g.last = vi;
+    g.first = g.last = e;
     order_.push_back(key);
   } else {
-    values_list_[g.last].next = vi;
-    g.last = vi;
+    entries_[g.last].next = e;
+    g.last = e;
   }
+  g.count++;
 }
 
 void LayerWriter::write_layer(const Layer &layer, std::string &out) {
   order_.clear();
-  values_.clear();
-  values_list_.clear();
+  entries_.clear();
+  // Only compared with field abbreviations on key-cache misses; built once per layer.
   const std::string layer_abbrev = proto_registrar_get_nth(layer.proto_id)->abbrev;
   for (proto_node *root : layer.roots) {
     if (root->finfo && root->finfo->hfinfo->type != FT_PROTOCOL) add_field(root->finfo, layer, layer_abbrev);
@@ -276,35 +287,46 @@ void LayerWriter::write_layer(const Layer &layer, std::string &out) {
       }
     }
   }
+  // Second pass: each key once, its values formatted straight into `out`
+  // (an array when the key occurs more than once).
   out.push_back('{');
-  for (size_t i = 0; i < order_.size(); i++) {
-    int key = order_[i];
-    if (i) out.push_back(',');
-    out.append(keys_[key]);
+  bool first_key = true;
+  for (int key : order_) {
     Group &g = groups_[key];
-    if (values_list_[g.first].next < 0) {
-      const Value &v = values_list_[g.first];
-      out.append(values_, v.start, v.len);
-    } else {
-      out.push_back('[');
-      for (int vi = g.first; vi >= 0; vi = values_list_[vi].next) {
-        if (vi != g.first) out.push_back(',');
-        out.append(values_, values_list_[vi].start, values_list_[vi].len);
+    size_t key_at = out.size();
+    if (!first_key) out.push_back(',');
+    out.append(keys_[key]);
+    bool array = g.count > 1;
+    if (array) out.push_back('[');
+    int written = 0;
+    for (int e = g.first; e >= 0; e = entries_[e].next) {
+      size_t before = out.size();
+      if (written) out.push_back(',');
+      size_t value_at = out.size();
+      if (append_value(entries_[e].fi, out)) {
+        written++;
+        note_flow(entries_[e].fi->hfinfo, layer, out, value_at);
+      } else {
+        out.resize(before);
       }
-      out.push_back(']');
     }
-    g.first = g.last = -1;
+    if (!written) {
+      out.resize(key_at);  // no value could be written (e.g. a time no ISO date can hold)
+    } else {
+      if (array) out.push_back(']');
+      first_key = false;
+    }
+    g = Group();
   }
   out.push_back('}');
 }
 
 // The flow takes the first value of each of its fields from the field's own
 // protocol layer (an ICMP error's quoted IP header is not the packet's flow).
-void LayerWriter::note_flow(const header_field_info *hf, const Layer &layer, uint32_t value_start) {
-  if (hf->parent != layer.proto_id) return;
-  auto it = flow_fields_.find(hf->id);
-  if (it == flow_fields_.end() || !flow_values_[it->second].empty()) return;
-  flow_values_[it->second].assign(values_, value_start, values_.size() - value_start);
+void LayerWriter::note_flow(const header_field_info *hf, const Layer &layer, const std::string &out, size_t value_start) {
+  if (hf->id >= (int)flow_slot_.size() || flow_slot_[hf->id] == kNoFlow || hf->parent != layer.proto_id) return;
+  std::string &slot = flow_values_[flow_slot_[hf->id]];
+  if (slot.empty()) slot.assign(out, value_start, out.size() - value_start);
 }
 
 void LayerWriter::finish_flow() {
@@ -358,7 +380,8 @@ const std::string &LayerWriter::write(proto_tree *tree, std::string &out) {
   // A protocol occurring more than once (tunnels, several PDUs in one frame)
   // becomes an array of layer objects, in packet order, under one key.
   out.push_back('{');
-  std::vector<bool> written(layers_.size(), false);
+  std::vector<bool> &written = layer_written_;
+  written.assign(layers_.size(), false);
   bool first = true;
   for (size_t i = 0; i < layers_.size(); i++) {
     if (written[i]) continue;

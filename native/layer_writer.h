@@ -45,12 +45,13 @@ class LayerWriter {
     int proto_id;               // registering protocol
     std::vector<proto_node *> roots;
   };
-  struct Value {
-    uint32_t start, len;        // span in values_
-    int next;                   // next value of the same key, or -1
+  struct Entry {
+    field_info *fi;
+    int next;                   // next field of the same key, or -1
   };
   struct Group {
-    int first = -1, last = -1;  // chain of Values; first == -1: unused
+    int first = -1, last = -1;  // chain of Entries; first == -1: unused
+    int count = 0;
   };
   struct HfKey {
     int layer_proto = -2;       // the layer the cached key was computed for
@@ -63,7 +64,8 @@ class LayerWriter {
   static std::string registered_types(const header_field_info *hf);
   void write_layer(const Layer &layer, std::string &out);
   void add_field(field_info *fi, const Layer &layer, const std::string &layer_abbrev);
-  void note_flow(const header_field_info *hf, const Layer &layer, uint32_t value_start);
+  void note_flow(const header_field_info *hf, const Layer &layer, const std::string &out, size_t value_start);
+  bool left_out(const field_info *fi) const;
   void finish_flow();
   bool append_value(field_info *fi, std::string &out);
 
@@ -72,8 +74,8 @@ class LayerWriter {
   std::unordered_set<uint64_t> reported_;  // (layer key, field key, type) already reported
   std::string new_fields_;
   // Flow: hf ids of the fields it takes, and the values of the current packet.
-  enum FlowSlot { kSrcIp, kDstIp, kSrcPort, kDstPort, kSrcMac, kDstMac, kFlowSlots };
-  std::unordered_map<int, FlowSlot> flow_fields_;
+  enum FlowSlot : int8_t { kNoFlow = -1, kSrcIp, kDstIp, kSrcPort, kDstPort, kSrcMac, kDstMac, kFlowSlots };
+  std::vector<int8_t> flow_slot_;  // hf id -> FlowSlot, dense: looked up for every field
   std::string flow_values_[kFlowSlots];
   std::string transport_, network_type_;
   std::string flow_json_;
@@ -86,8 +88,8 @@ class LayerWriter {
   // Per-layer scratch, reused for every layer of every packet.
   std::vector<Group> groups_;              // by key id
   std::vector<int> order_;                 // key ids in first-seen order
-  std::vector<Value> values_list_;
-  std::string values_;
+  std::vector<Entry> entries_;
   std::vector<Layer> layers_;
+  std::vector<bool> layer_written_;
   std::string scratch_;
 };

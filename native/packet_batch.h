@@ -7,8 +7,8 @@
 
 struct PacketBatch {
   // Per packet, four ASCII spans back to back in `text`: the ISO-8601 UTC
-  // timestamp, the highest protocol, the flow JSON array (LayerWriter::flow_json)
-  // and the layers JSON object.
+  // timestamp, the layers JSON object, the highest protocol and the flow JSON
+  // array (LayerWriter::flow_json).
   std::string text;
   // kSpansPerPacket offsets per packet plus a final end offset.
   std::vector<uint32_t> offsets;

@@ -169,6 +169,7 @@ export function parseCommandLine(argv: string[]): Options {
   if (modes.length === 0) throw new UsageError('no input given: use --file, --dir, --nic or --list-interfaces (see --help)');
   if (modes.length > 1) throw new UsageError('give only one of --file, --dir, --nic and --list-interfaces');
   if (v.output !== undefined && v.node !== undefined) throw new UsageError('give either --output or --node, not both');
+  if (v.bpf !== undefined && modes[0].kind !== 'nic') throw new UsageError('--bpf filters live capture (--nic); to select packets of capture files use --filter');
   const node = nonEmpty('node', v.node);
   let elasticsearch: ElasticsearchFlags | undefined;
   if (node !== undefined) {

@@ -22,12 +22,12 @@ export const SPANS = 4;
 export const enum Span {
   /** ISO-8601 UTC with nanoseconds. */
   Timestamp = 0,
-  /** The highest protocol. */
-  Protocol = 1,
-  /** [src_ip, dst_ip, src_port, dst_port, transport, network_type, src_mac, dst_mac], null where absent. */
-  Flow = 2,
   /** The layers object. */
-  Layers = 3,
+  Layers = 1,
+  /** The highest protocol. */
+  Protocol = 2,
+  /** [src_ip, dst_ip, src_port, dst_port, transport, network_type, src_mac, dst_mac], null where absent. */
+  Flow = 3,
 }
 
 export const META_FIELDS = 6;

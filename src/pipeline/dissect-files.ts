@@ -7,6 +7,9 @@ import { BatchView, DocumentBuilder } from '../document';
 import { PacketSink } from '../sinks/sink';
 import { captureId } from '../capture-id';
 
+/** Share of the memory limit at which the supervisor is told to get a successor ready. */
+const NEAR_LIMIT = 0.8;
+
 export interface FileJob {
   path: string;
   /** Records already done by an earlier process. */
@@ -50,8 +53,10 @@ export async function dissectFiles(
   sink: PacketSink,
   shouldStop: () => boolean,
   onFileDone: (result: FileResult) => void,
+  onNearLimit: () => void,
 ): Promise<DissectOutcome> {
   const outcome: DissectOutcome = { limitReached: false, interrupted: false };
+  let warned = false;
   let written = 0;
   for (const job of jobs) {
     const result: FileResult = { path: job.path, packets: 0, records: job.skipRecords };
@@ -92,9 +97,16 @@ export async function dissectFiles(
           outcome.interrupted = true;
           break;
         }
-        if (options.maxRssBytes && process.memoryUsage.rss() > options.maxRssBytes) {
-          outcome.recycleAt = { path: job.path, records: result.records };
-          break;
+        if (options.maxRssBytes) {
+          const rss = process.memoryUsage.rss();
+          if (rss > options.maxRssBytes) {
+            outcome.recycleAt = { path: job.path, records: result.records };
+            break;
+          }
+          if (!warned && rss > NEAR_LIMIT * options.maxRssBytes) {
+            warned = true;
+            onNearLimit();
+          }
         }
       }
       // Everything read was written: the file is finished up to its last record.

@@ -2,10 +2,10 @@
 // grown: libwireshark 4.0 leaks ~10 MB per session reset and its per-capture
 // state grows with traffic, so only a fresh process gives memory back. The new
 // child resumes the same file after the last record the old one wrote.
-import { fork } from 'node:child_process';
+import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import { DissectOptions, FileJob, FileResult } from './dissect-files';
-import { OutputSpec, RunRequest, WorkerMessage } from './worker';
+import { OutputSpec, RESOLVE_NAMES_ENV, RunRequest, WorkerMessage } from './worker';
 import { EspcapError, UsageError } from '../errors';
 import { OutputClosedError } from '../sinks/sink';
 import type { IndexCounts } from '../elasticsearch/bulk-sink';
@@ -22,15 +22,34 @@ export interface SupervisedRun {
 
 const workerScript = path.join(__dirname, 'worker.js');
 
-type FinalMessage = Exclude<WorkerMessage, { type: 'file' }>;
+type FinalMessage = Exclude<WorkerMessage, { type: 'file' } | { type: 'near-limit' }>;
 
-/** Runs one dissecting process; `onFile` gets each file result as it is reported. */
-function runWorker(request: RunRequest, onFile: (result: FileResult) => void): Promise<{ final?: FinalMessage; exit: string }> {
+/**
+ * Starts a dissecting process. It initialises libwireshark at once, before
+ * it has work: a successor started ahead of time takes over without delay.
+ */
+function spawnWorker(resolveNames: boolean): ChildProcess {
+  return fork(workerScript, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, [RESOLVE_NAMES_ENV]: resolveNames ? '1' : '0' },
+  });
+}
+
+/**
+ * Runs one dissecting process to its end; `onFile` gets each file result as it
+ * is reported, `onNearLimit` is called when the process nears its memory limit.
+ */
+function runWorker(
+  child: ChildProcess,
+  request: RunRequest,
+  onFile: (result: FileResult) => void,
+  onNearLimit: () => void,
+): Promise<{ final?: FinalMessage; exit: string }> {
   return new Promise((resolve) => {
-    const child = fork(workerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let final: FinalMessage | undefined;
     child.on('message', (m: WorkerMessage) => {
       if (m.type === 'file') onFile(m.result);
+      else if (m.type === 'near-limit') onNearLimit();
       else final = m;
     });
     child.on('exit', (code, signal) => resolve({ final, exit: signal ? `signal ${signal}` : `exit code ${code}` }));
@@ -59,6 +78,7 @@ export async function superviseDissection(
   let next = 0; // index of the first file not finished
   let skipRecords = 0;
   let written = 0;
+  let successor: ChildProcess | undefined;
   const onInterrupt = () => (run.interrupted = true);
   process.on('SIGINT', onInterrupt);
   try {
@@ -72,18 +92,22 @@ export async function superviseDissection(
           maxRssBytes: options.maxRssMb * 1024 * 1024,
         },
         output,
-        resolveNames,
       };
       run.processes++;
       let reported = 0;
-      const { final, exit } = await runWorker(request, (result) => {
+      const child = successor ?? spawnWorker(resolveNames);
+      successor = undefined;
+      const onFile = (result: FileResult) => {
         const total = run.files[next + reported++];
         total.packets += result.packets;
         total.records = result.records;
         total.error = result.error;
         total.notCapture = result.notCapture;
         written += result.packets;
-      });
+      };
+      // The successor gets ready while this one finishes its work.
+      const onNearLimit = () => (successor ??= spawnWorker(resolveNames));
+      const { final, exit } = await runWorker(child, request, onFile, onNearLimit);
       if (final?.type === 'fatal') {
         if (final.outputClosed) throw new OutputClosedError(final.message);
         if (final.usage) throw new UsageError(final.message);
@@ -113,6 +137,7 @@ export async function superviseDissection(
     }
   } finally {
     process.off('SIGINT', onInterrupt);
+    successor?.kill(); // started for work that did not come
   }
   return run;
 }

@@ -22,11 +22,14 @@ export interface RunRequest {
   jobs: FileJob[];
   options: DissectOptions;
   output: OutputSpec;
-  resolveNames: boolean;
 }
+
+/** The supervisor passes --resolve-names in the environment: init happens before any request. */
+export const RESOLVE_NAMES_ENV = 'ESPCAP_RESOLVE_NAMES';
 
 export type WorkerMessage =
   | { type: 'file'; result: FileResult }
+  | { type: 'near-limit' }
   | { type: 'outcome'; outcome: DissectOutcome; indexCounts?: IndexCounts }
   | { type: 'fatal'; message: string; outputClosed: boolean; usage: boolean };
 
@@ -47,12 +50,13 @@ async function run(request: RunRequest): Promise<WorkerMessage> {
   process.on('SIGINT', () => (interrupted = true));
   process.on('SIGTERM', () => (interrupted = true));
   try {
-    await initEngine({ resolveNames: request.resolveNames });
+    await engineReady;
     const sink = await openSink(request.output);
     // Each file is reported as soon as it is done, so that if a dissector
     // crashes this process, the supervisor knows which file was at fault.
     const report = (result: FileResult) => process.send!({ type: 'file', result } satisfies WorkerMessage);
-    const outcome = await dissectFiles(request.jobs, request.options, sink, () => interrupted, report);
+    const nearLimit = () => process.send!({ type: 'near-limit' } satisfies WorkerMessage);
+    const outcome = await dissectFiles(request.jobs, request.options, sink, () => interrupted, report, nearLimit);
     await sink.close();
     return { type: 'outcome', outcome, indexCounts: (sink as { counts?: IndexCounts }).counts };
   } catch (err) {
@@ -63,6 +67,11 @@ async function run(request: RunRequest): Promise<WorkerMessage> {
     return { type: 'fatal', message: (err as Error).message, outputClosed, usage };
   }
 }
+
+// libwireshark starts at once, before there is work: a successor started
+// ahead of time (see supervisor.ts) is ready when its predecessor stops.
+const engineReady = initEngine({ resolveNames: process.env[RESOLVE_NAMES_ENV] === '1' });
+engineReady.catch(() => {}); // reported by run()
 
 process.once('message', (request: RunRequest) => {
   run(request).then(
