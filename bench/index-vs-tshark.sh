@@ -21,6 +21,11 @@ seconds() { local t0=$1; awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%
 rate() { awk -v p="$1" -v s="$2" 'BEGIN { printf "%.0f", p / s }'; }
 
 echo "capture: $capture, $packets packets; Elasticsearch at $url" >&2
+# A freshly started JVM is slow until warm: one untimed pass first, so neither
+# pipeline is timed against a colder cluster than the other.
+echo "warming up the cluster (untimed)" >&2
+drop_indices 'packets-*'
+node bin/espcap.js --file "$capture" --node "$url" --quiet --dead-letter /dev/null
 drop_indices 'packets-*'
 t0=$(date +%s.%N)
 node bin/espcap.js --file "$capture" --node "$url" --quiet --dead-letter /dev/null

@@ -1,5 +1,6 @@
 #include "engine_thread.h"
 
+#include <algorithm>
 #include <chrono>
 
 void EngineThread::start() { thread_ = std::thread([this] { run(); }); }
@@ -34,9 +35,13 @@ void EngineThread::run() {
 
 void ReaderCore::pump(std::unique_ptr<CaptureDissector> dissector, const EngineThread &engine) {
   uint64_t delivered = 0;
+  size_t last_text_size = 0;
   for (;;) {
     auto batch = std::make_unique<PacketBatch>();
-    batch->text.reserve(limits_.batch_size * 2048);
+    // Sized from the previous batch: growing a megabyte string copies it whole.
+    batch->text.reserve(std::max<size_t>(last_text_size + last_text_size / 4, limits_.batch_size * 2048));
+    batch->offsets.reserve(limits_.batch_size * PacketBatch::kSpansPerPacket);
+    batch->meta.reserve(limits_.batch_size * PacketBatch::kMetaPerPacket);
     CaptureError err;
     bool end = false, failed = false;
     while (batch->count < limits_.batch_size) {
@@ -47,6 +52,7 @@ void ReaderCore::pump(std::unique_ptr<CaptureDissector> dissector, const EngineT
       if (step == CaptureDissector::Step::kError) { failed = true; break; }
     }
     resets = dissector->session_resets();
+    last_text_size = batch->text.size();
     delivered += batch->count;
     packets = delivered;
     bool stop;

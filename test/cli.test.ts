@@ -28,6 +28,11 @@ const usageErrors: [string, string[], RegExp][] = [
   ['a huge chunk size', ['--file', httpPcap, '--chunk', '99999999999999999999'], /^espcap: --chunk must be/],
   ['an empty file name', ['--file', ''], /^espcap: --file needs a value/],
   ['an invalid display filter', ['--file', httpPcap, '--filter', 'tcp.port ==== 80'], /^espcap: invalid display filter "tcp.port ==== 80": /],
+  ['a capture filter for a file', ['--file', httpPcap, '--bpf', 'port 80'], /^espcap: --bpf filters live capture \(--nic\); .*--filter$/],
+  ['--output and --node together', ['--file', httpPcap, '--output', '-', '--node', 'localhost:9200'], /^espcap: give either --output or --node, not both$/],
+  ['a malformed --node', ['--file', httpPcap, '--node', 'http://[bad'], /^espcap: --node: "http:\/\/\[bad" is not a host:port or URL$/],
+  ['a bad --refresh-interval', ['--file', httpPcap, '--node', 'localhost:9200', '--refresh-interval', 'soon'], /^espcap: --refresh-interval needs a time/],
+  ['--username without a password', ['--file', httpPcap, '--node', 'localhost:9200', '--username', 'elastic'], /^espcap: --username needs a password/],
 ];
 for (const [what, args, pattern] of usageErrors) {
   test(`usage error, exit code 2: ${what}`, () => {
