@@ -16,7 +16,7 @@ packages=(
   tshark                                                         # the reference the tests compare with
   util-linux                                                     # runuser, for tests that drop root
   default-jre-headless maven unzip                               # a local Elasticsearch for tests
-  time                                                           # benchmarks: peak memory
+  time curl                                                      # benchmarks: peak memory, cluster calls
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 apt-get install -y -q --no-install-recommends "${packages[@]}"
