@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { corpusEntries, tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, inParallel, parseNdjson, tshark } from './support/programs';
-import { count, countsPerIndex, es, esUrl, packetIndices, resetCluster } from './support/elasticsearch';
+import { count, countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster } from './support/elasticsearch';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap');
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
@@ -227,10 +227,7 @@ test('a cluster that crashes mid-run and comes back: retries, nothing lost, noth
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
 
   // Let part of it in, then crash the cluster (SIGKILL), keep it down, bring it back.
-  for (let n = 0; n < 5000; ) {
-    await new Promise((r) => setTimeout(r, 200));
-    n = (await es('GET', '/packets-*/_count').catch(() => ({ count: 0 }))).count ?? 0;
-  }
+  while ((await indexedSoFar()) < 5000) await new Promise((r) => setTimeout(r, 100));
   assert.equal(await harness.kill({ quiet: true }), true);
   await new Promise((r) => setTimeout(r, 3000));
   await harness.start({ quiet: true, keepData: true });
@@ -249,16 +246,13 @@ test('Ctrl-C mid-run: everything read is flushed and indexed, the summary adds u
   const capture = corpusEntries().find((e) => e.file === 'echo-connections.pcap.gz')!;
   await resetCluster();
   // Its own process group, as a terminal's: Ctrl-C reaches espcap and its dissecting process.
-  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'espcap.js'), '--file', capture.path, '--node', esUrl()], {
+  const child = spawn(process.execPath, [path.join(__dirname, '..', '..', 'bin', 'espcap.js'), '--file', capture.path, '--node', esUrl(), '--chunk', '500'], {
     detached: true,
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  for (let n = 0; n < 3000; ) {
-    await new Promise((r) => setTimeout(r, 100));
-    n = (await es('GET', '/packets-*/_count').catch(() => ({ count: 0 }))).count ?? 0;
-  }
+  while ((await indexedSoFar()) < 3000) await new Promise((r) => setTimeout(r, 100));
   process.kill(-child.pid!, 'SIGINT');
   assert.equal(await exited, 0, stderr);
   const s = summary(stderr);

@@ -43,3 +43,13 @@ export async function count(query: unknown): Promise<number> {
   await es('POST', '/packets-*/_refresh');
   return (await es('POST', '/packets-*/_count', { query })).count;
 }
+
+/** Documents indexed so far (refreshing first: espcap's indices refresh only every 30 s), 0 while none. */
+export async function indexedSoFar(): Promise<number> {
+  try {
+    await es('POST', '/packets-*/_refresh');
+    return (await es('GET', '/packets-*/_count')).count ?? 0;
+  } catch {
+    return 0;
+  }
+}
