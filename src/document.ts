@@ -130,11 +130,6 @@ export class DocumentBuilder {
     );
   }
 
-  /** The document of packet i of the batch, as a JSON string. */
-  document(view: BatchView, i: number): string {
-    return this.prefix(view, i) + view.layersJson(i) + '}';
-  }
-
   /**
    * The documents of a whole batch as NDJSON bytes: each packet's short
    * prefix is written as text and its layers copied byte for byte, so the
