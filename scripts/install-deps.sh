@@ -3,7 +3,9 @@
 # Debian 12 (libwireshark 4.0). Run as root. Used by the README and by CI.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: run as root (sudo bash scripts/install-deps.sh)" >&2
+  # Not root: elevate with sudo where there is one (a root shell needs none).
+  command -v sudo >/dev/null 2>&1 && exec sudo bash "$0" "$@"
+  echo "install-deps: run as root, or install sudo" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
