@@ -2,7 +2,7 @@
 // on the engine thread and comes back as a resolved promise. One crossing per
 // batch of packets, never per packet.
 //
-//   init({configDir, resolveNames}) -> Promise<{version}>
+//   init({configDir}) -> Promise<{version}>
 //   fieldRegistry()                 -> Promise<string>   (see epan_runtime.h)
 //   open({path, filter, maxBytes, resetEvery, skipRecords, batchSize, readAhead, maxPackets})
 //                                   -> Promise<Reader>
@@ -93,7 +93,6 @@ Napi::Value Init(const Napi::CallbackInfo &info) {
   if (info.Length() > 0 && info[0].IsObject()) {
     Napi::Object o = info[0].As<Napi::Object>();
     options.config_dir = get_string(o, "configDir");
-    options.resolve_names = o.Get("resolveNames").ToBoolean();
   }
   ensure_started(env);
   hold(env);

@@ -74,7 +74,9 @@ bool runtime_init(const RuntimeOptions &options, std::string &error) {
     return false;
   }
   epan_load_settings();
-  if (!options.resolve_names) disable_name_resolution();
+  // Resolved names only reach hidden fields and labels, which documents leave
+  // out; off, as tshark -n, so that nothing depends on this machine's files.
+  disable_name_resolution();
   prefs_apply_all();
   return true;
 }

@@ -8,7 +8,6 @@ struct RuntimeOptions {
   // (~/.config/wireshark): preferences, disabled protocols, plugins. espcap
   // points it at an empty directory so results do not depend on who runs it.
   std::string config_dir;
-  bool resolve_names = false;  // MAC/port/DNS name resolution; off for reproducible output
 };
 
 // Returns false with a one-line message if libwireshark cannot start.

@@ -82,7 +82,7 @@ class LayerWriter {
   // Interned keys, stored JSON-quoted with the colon: "\"flags_syn\":".
   std::unordered_map<std::string, int> key_ids_;
   std::vector<std::string> keys_;
-  std::vector<std::string> plain_names_;   // key without quotes, for protocols
+  std::vector<std::string> plain_names_;   // the same keys without quotes and colon
   std::vector<int> proto_layer_key_;       // proto hf id -> layer key id
   std::vector<HfKey> hf_keys_;             // hf id -> field key cache
   // Per-layer scratch, reused for every layer of every packet.
@@ -91,5 +91,4 @@ class LayerWriter {
   std::vector<Entry> entries_;
   std::vector<Layer> layers_;
   std::vector<bool> layer_written_;
-  std::string scratch_;
 };

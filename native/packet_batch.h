@@ -21,5 +21,4 @@ struct PacketBatch {
   static constexpr int kSpansPerPacket = 4;
   enum Meta { kFrameNumber, kSeconds, kNanoseconds, kCapturedLength, kOriginalLength, kInterfaceId, kMetaPerPacket };
 
-  void clear() { text.clear(); offsets.clear(); meta.clear(); new_fields.clear(); count = 0; }
 };

@@ -123,10 +123,3 @@ test('compressed captures are read by content, whatever the name', () => {
   const docs = documents(path.join(testPcaps, 'derived_gzip_compressed.pcap.gz'));
   assert.equal(docs.length, 136);
 });
-
-test('no name resolution by default: --resolve-names turns it on', () => {
-  const plain = httpDocs[0].layers.eth;
-  assert.equal(plain.src_resolved ?? plain.src, plain.src);
-  const resolved = documents(httpPcap, ['--resolve-names', '--count', '1'])[0].layers.eth;
-  assert.notEqual(resolved.src_resolved, resolved.src);
-});

@@ -43,7 +43,6 @@ Selection:
 
 Documents:
   --max-bytes N          leave out byte fields longer than N bytes (default 64, 0 keeps all)
-  --resolve-names        resolve MAC vendors and port names (off: reproducible output)
 
 Memory:
   --session-packets N    reset Wireshark's per-capture state every N packets (default 100000,
@@ -87,7 +86,6 @@ export interface Options {
   filter?: string;
   bpf?: string;
   maxBytes: number;
-  resolveNames: boolean;
   sessionPackets: number;
   workerMaxRssMb: number;
   quiet: boolean;
@@ -146,7 +144,6 @@ export function parseCommandLine(argv: string[]): Options {
         filter: { type: 'string' },
         bpf: { type: 'string' },
         'max-bytes': { type: 'string' },
-        'resolve-names': { type: 'boolean' },
         'session-packets': { type: 'string' },
         'worker-max-rss': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
@@ -201,7 +198,6 @@ export function parseCommandLine(argv: string[]): Options {
     filter: nonEmpty('filter', v.filter),
     bpf: nonEmpty('bpf', v.bpf),
     maxBytes: integer('max-bytes', v['max-bytes'], 64, 0),
-    resolveNames: v['resolve-names'] ?? false,
     sessionPackets: integer('session-packets', v['session-packets'], 100000, 0),
     workerMaxRssMb: integer('worker-max-rss', v['worker-max-rss'], 400, 64),
     quiet: v.quiet ?? false,
@@ -214,7 +210,6 @@ function defaults(): Omit<Options, 'mode'> {
     chunk: 1000,
     count: 0,
     maxBytes: 64,
-    resolveNames: false,
     sessionPackets: 100000,
     workerMaxRssMb: 400,
     quiet: false,

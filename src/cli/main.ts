@@ -112,7 +112,6 @@ async function runFiles(options: Options, files: string[], fromDir: boolean): Pr
         needsCaptureId: output.format === 'elasticsearch',
       },
       output,
-      options.resolveNames,
     );
   } catch (err) {
     if (err instanceof OutputClosedError) return 0;

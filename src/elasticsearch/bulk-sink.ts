@@ -156,9 +156,8 @@ export class ElasticsearchSink implements PacketSink {
     request.finally(() => this.inflight.delete(request));
   }
 
-  /** Runs a request, retrying it while the cluster is away, until the retry deadline. */
-  private async retrying<T>(request: () => Promise<T>): Promise<T> {
-    const started = Date.now();
+  /** Runs a request, retrying it while the cluster is away, until `started` + the retry deadline. */
+  private async retrying<T>(request: () => Promise<T>, started = Date.now()): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await request();
@@ -201,22 +200,16 @@ export class ElasticsearchSink implements PacketSink {
 
   private async send(items: Item[]): Promise<void> {
     const started = Date.now();
-    let attempt = 0;
-    while (items.length) {
+    for (let attempt = 0; items.length; attempt++) {
       let response: { errors: boolean; items: Record<string, { status: number; error?: unknown }>[] };
       try {
-        response = (await this.client.transport.request(
-          { method: 'POST', path: '/_bulk', bulkBody: Buffer.concat(items.map((it) => it.body)) },
-          { headers: {} },
+        response = (await this.retrying(
+          () => this.client.transport.request({ method: 'POST', path: '/_bulk', bulkBody: Buffer.concat(items.map((it) => it.body)) }),
+          started,
         )) as typeof response;
       } catch (err) {
-        const status = err instanceof errors.ResponseError ? err.meta.statusCode : undefined;
-        if (retryable(err) && Date.now() - started < this.options.retryDeadlineMs) {
-          this.counts.retries++;
-          await sleep(backoff(attempt++));
-          continue;
-        }
-        this.deadLetter(items, status ?? 0, { type: 'request_failed', reason: describeError(err) });
+        const status = err instanceof errors.ResponseError ? (err.meta.statusCode ?? 0) : 0;
+        this.deadLetter(items, status, { type: 'request_failed', reason: describeError(err) });
         return;
       }
       const again: Item[] = [];
@@ -230,7 +223,7 @@ export class ElasticsearchSink implements PacketSink {
       items = again;
       if (items.length) {
         this.counts.retries++;
-        await sleep(backoff(attempt++));
+        await sleep(backoff(attempt));
       }
     }
   }

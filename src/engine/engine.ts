@@ -76,7 +76,7 @@ export interface OpenOptions {
 }
 
 interface NativeAddon {
-  init(options: { configDir: string; resolveNames: boolean }): Promise<{ version: string }>;
+  init(options: { configDir: string }): Promise<{ version: string }>;
   fieldRegistry(): Promise<string>;
   open(options: OpenOptions): Promise<CaptureReader>;
 }
@@ -98,12 +98,9 @@ function loadAddon(): NativeAddon {
   return addon;
 }
 
-/** Initialises libwireshark once per process, with a pinned, empty personal configuration. */
-export function initEngine(options: { resolveNames?: boolean } = {}): Promise<{ version: string }> {
-  ready ??= loadAddon().init({
-    configDir: path.join(packageRoot, 'native', 'wireshark-config'),
-    resolveNames: options.resolveNames ?? false,
-  });
+/** Initialises libwireshark once per process, with a pinned, empty personal configuration and no name resolution. */
+export function initEngine(): Promise<{ version: string }> {
+  ready ??= loadAddon().init({ configDir: path.join(packageRoot, 'native', 'wireshark-config') });
   return ready;
 }
 

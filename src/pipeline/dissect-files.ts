@@ -112,8 +112,10 @@ export async function dissectFiles(
       // Everything read was written: the file is finished up to its last record.
       if (!outcome.recycleAt && !outcome.interrupted) result.records = reader.stats().records;
     } catch (err) {
-      const e = err as CaptureError;
-      result.error = { code: e.code, message: e.message };
+      // A read error ends this file only; a failing sink (output gone, cluster
+      // refusing) ends the run.
+      if (!(err instanceof CaptureError)) throw err;
+      result.error = { code: err.code, message: err.message };
     } finally {
       reader.close();
     }

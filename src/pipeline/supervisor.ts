@@ -5,7 +5,7 @@
 import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import { DissectOptions, FileJob, FileResult } from './dissect-files';
-import { OutputSpec, RESOLVE_NAMES_ENV, RunRequest, WorkerMessage } from './worker';
+import { OutputSpec, RunRequest, WorkerMessage } from './worker';
 import { EspcapError, UsageError } from '../errors';
 import { OutputClosedError } from '../sinks/sink';
 import type { IndexCounts } from '../elasticsearch/bulk-sink';
@@ -28,11 +28,10 @@ type FinalMessage = Exclude<WorkerMessage, { type: 'file' } | { type: 'near-limi
  * Starts a dissecting process. It initialises libwireshark at once, before
  * it has work: a successor started ahead of time takes over without delay.
  */
-function spawnWorker(resolveNames: boolean): ChildProcess {
-  return fork(workerScript, [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, [RESOLVE_NAMES_ENV]: resolveNames ? '1' : '0' },
-  });
+function spawnWorker(): ChildProcess {
+  // Credentials reach the process over IPC with its work, not in its environment.
+  const { ESPCAP_PASSWORD, ESPCAP_API_KEY, ...env } = process.env;
+  return fork(workerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
 }
 
 /**
@@ -72,7 +71,6 @@ export async function superviseDissection(
   files: string[],
   options: Omit<DissectOptions, 'maxRssBytes'> & { maxRssMb: number },
   output: OutputSpec,
-  resolveNames: boolean,
 ): Promise<SupervisedRun> {
   const run: SupervisedRun = { files: files.map((p) => ({ path: p, packets: 0, records: 0 })), limitReached: false, interrupted: false, processes: 0 };
   let next = 0; // index of the first file not finished
@@ -95,7 +93,7 @@ export async function superviseDissection(
       };
       run.processes++;
       let reported = 0;
-      const child = successor ?? spawnWorker(resolveNames);
+      const child = successor ?? spawnWorker();
       successor = undefined;
       const onFile = (result: FileResult) => {
         const total = run.files[next + reported++];
@@ -106,7 +104,7 @@ export async function superviseDissection(
         written += result.packets;
       };
       // The successor gets ready while this one finishes its work.
-      const onNearLimit = () => (successor ??= spawnWorker(resolveNames));
+      const onNearLimit = () => (successor ??= spawnWorker());
       const { final, exit } = await runWorker(child, request, onFile, onNearLimit);
       if (final?.type === 'fatal') {
         if (final.outputClosed) throw new OutputClosedError(final.message);

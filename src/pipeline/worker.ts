@@ -24,9 +24,6 @@ export interface RunRequest {
   output: OutputSpec;
 }
 
-/** The supervisor passes --resolve-names in the environment: init happens before any request. */
-export const RESOLVE_NAMES_ENV = 'ESPCAP_RESOLVE_NAMES';
-
 export type WorkerMessage =
   | { type: 'file'; result: FileResult }
   | { type: 'near-limit' }
@@ -70,7 +67,7 @@ async function run(request: RunRequest): Promise<WorkerMessage> {
 
 // libwireshark starts at once, before there is work: a successor started
 // ahead of time (see supervisor.ts) is ready when its predecessor stops.
-const engineReady = initEngine({ resolveNames: process.env[RESOLVE_NAMES_ENV] === '1' });
+const engineReady = initEngine();
 engineReady.catch(() => {}); // reported by run()
 
 process.once('message', (request: RunRequest) => {
