@@ -7,7 +7,7 @@
 //   open({path, filter, maxBytes, resetEvery, skipRecords, batchSize, readAhead, maxPackets})
 //                                   -> Promise<Reader>
 //   reader.next()  -> Promise<{count, text, offsets, meta, newFields} | null>, rejects at a read error
-//   reader.stats() -> {records, packets, resets, fileType, linkType}
+//   reader.stats() -> {records, packets, resets, bytes, fileType, linkType}
 //   reader.close()
 #include <napi.h>
 
@@ -188,6 +188,7 @@ Napi::Object MakeReader(Napi::Env env, std::shared_ptr<ReaderHandle> handle) {
     s.Set("records", (double)core.records.load());
     s.Set("packets", (double)core.packets.load());
     s.Set("resets", (double)core.resets.load());
+    s.Set("bytes", (double)core.bytes.load());
     s.Set("fileType", core.file_type);
     s.Set("linkType", core.link_type);
     return s;

@@ -271,6 +271,10 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
 
 uint64_t CaptureDissector::records_read() const { return state_->records; }
 uint64_t CaptureDissector::session_resets() const { return state_->resets; }
+uint64_t CaptureDissector::bytes_read() const {
+  gint64 n = wtap_read_so_far(state_->wth);
+  return n > 0 ? (uint64_t)n : 0;
+}
 std::string CaptureDissector::file_type() const {
   return wtap_file_type_subtype_name(state_->file_type_subtype);
 }

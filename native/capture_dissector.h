@@ -34,6 +34,7 @@ class CaptureDissector {
   Step next(PacketBatch &batch, CaptureError &error);
 
   uint64_t records_read() const;
+  uint64_t bytes_read() const;  // of the file as stored (compressed bytes for a compressed file)
   uint64_t session_resets() const;
   std::string file_type() const;
   std::string link_type() const;

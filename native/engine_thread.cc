@@ -52,6 +52,7 @@ void ReaderCore::pump(std::unique_ptr<CaptureDissector> dissector, const EngineT
       if (step == CaptureDissector::Step::kError) { failed = true; break; }
     }
     resets = dissector->session_resets();
+    bytes = dissector->bytes_read();
     last_text_size = batch->text.size();
     delivered += batch->count;
     packets = delivered;

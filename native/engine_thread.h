@@ -57,6 +57,7 @@ class ReaderCore {
   std::atomic<uint64_t> records{0};
   std::atomic<uint64_t> packets{0};
   std::atomic<uint64_t> resets{0};
+  std::atomic<uint64_t> bytes{0};   // position in the capture file, for progress
   std::string file_type, link_type;   // set before the first batch
 
  private:

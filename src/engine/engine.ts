@@ -47,6 +47,8 @@ export interface ReaderStats {
   packets: number;
   /** epan session resets done inside this capture. */
   resets: number;
+  /** Bytes of the file read so far (of the compressed file, if it is compressed): progress. */
+  bytes: number;
   fileType: string;
   linkType: string;
 }
