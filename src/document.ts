@@ -2,7 +2,7 @@
 //
 //   {"@timestamp":"2015-07-30T05:22:10.468623000Z", "sniff_timestamp":1438233730468.623,
 //    "sniff_date_utc":"2015-07-30T05:22:10", "protocol":"http", "capture":"file",
-//    "file_name":"/data/x.pcap", "file_date_utc":"2024-01-02T03:04:05", "frame_number":1,
+//    "capture_id":"9f86d081884c7d659a2f", "file_name":"/data/x.pcap", "file_date_utc":"2024-01-02T03:04:05", "frame_number":1,
 //    "captured_length":78, "length":78, "interface_id":0 (pcapng only),
 //    "source":{"ip":"10.0.0.4","port":59803,"mac":"60-F8-1D-CB-43-84"}, "destination":{...},
 //    "network":{"transport":"tcp","type":"ipv4","protocol":"http"}, "layers":{...}}
@@ -105,6 +105,7 @@ export class DocumentBuilder {
 
   constructor(readonly context: CaptureContext) {
     let fields = `,"capture":"${context.capture}"`;
+    if (context.id) fields += `,"capture_id":"${context.id}"`;
     if (context.capture === 'file') {
       // JSON.stringify leaves non-ASCII as is; escape it so documents stay ASCII.
       const name = JSON.stringify(context.fileName ?? '').replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));

@@ -124,6 +124,7 @@ export function indexTemplate(): EsMapping {
           file_date_utc: { type: 'date', format: 'strict_date_hour_minute_second' },
           protocol: keyword,
           capture: keyword,
+          capture_id: keyword,
           file_name: keyword,
           frame_number: { type: 'long' },
           captured_length: { type: 'long' },
