@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { corpusEntries, tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, inParallel, parseNdjson, tshark } from './support/programs';
-import { count, countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster } from './support/elasticsearch';
+import { count, countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster, tsharkCountsPerIndex } from './support/elasticsearch';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap');
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
@@ -28,31 +28,6 @@ function summary(stderr: string) {
   assert.ok(m, `no summary in:\n${stderr}`);
   const [read, indexed, duplicates, deadLettered, notSent, retries] = m.slice(1).map(Number);
   return { read, indexed, duplicates, deadLettered, notSent, retries };
-}
-
-/**
- * Expected documents per daily index, from the packet times tshark prints.
- * frame.time is read as its date-and-seconds text plus its fraction, which
- * tshark prints as the nanosecond field with %09d: for packets whose
- * nanosecond field is out of range (hostile captures) that is e.g.
- * "17:16:10.-2147483648", and the instant is those seconds plus that many
- * nanoseconds. A record without a time is at the epoch.
- */
-async function tsharkCountsPerIndex(files: string[]): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  await inParallel(files, 2, async (file) => {
-    const lines = (await tshark(['-r', file, '-T', 'fields', '-e', 'frame.time'])).split('\n');
-    lines.pop(); // after the final newline
-    for (const line of lines) {
-      let millis = 0;
-      const m = /^(.*\d\d:\d\d:\d\d)\.(-?\d+) UTC$/.exec(line);
-      if (m) millis = Date.parse(`${m[1]} UTC`) + Number(m[2]) / 1e6;
-      else assert.equal(line, '', `unexpected frame.time ${line}`);
-      const day = new Date(Math.floor(millis)).toISOString().slice(0, 10);
-      counts.set(`packets-${day}`, (counts.get(`packets-${day}`) ?? 0) + 1);
-    }
-  });
-  return counts;
 }
 
 test('every readable corpus capture: per daily index, _count equals the packets tshark reads for that day', async () => {
@@ -140,7 +115,8 @@ test('indexing the same capture twice leaves one document per packet', async () 
   await resetCluster();
   const first = index(['--file', httpPcap]);
   assert.equal(first.status, 0, first.stderr);
-  const second = index(['--file', httpPcap]);
+  // --no-resume: without it the second run would skip the file as already indexed.
+  const second = index(['--file', httpPcap, '--no-resume']);
   assert.equal(second.status, 0, second.stderr);
   assert.deepEqual(summary(second.stderr), { read: 1268, indexed: 0, duplicates: 1268, deadLettered: 0, notSent: 0, retries: 0 });
   assert.equal(await count({ match_all: {} }), 1268);

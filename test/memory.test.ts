@@ -24,7 +24,7 @@ test('a dissecting process past its memory limit is replaced mid-file, losing an
   const docs = parseNdjson(run.stdout);
   assert.equal(docs.length, 108 + 1268);
   assert.deepEqual(docs.map(stateless), baseline.map(stateless));
-  const restarts = Number(/dissecting process restarted (\d+) time/.exec(run.stderr)?.[1]);
+  const restarts = Number(/dissecting processes restarted (\d+) time/.exec(run.stderr)?.[1]);
   // A batch holds 512 packets: test_dns is one batch and test_http three, so
   // at least three replacements happened mid-run.
   assert.ok(restarts >= 3, run.stderr);

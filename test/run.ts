@@ -39,7 +39,8 @@ async function main(): Promise<number> {
     console.error(`Elasticsearch at ${cluster.url}`);
   }
   try {
-    const result = spawnSync(process.execPath, ['--test', ...files], { stdio: 'inherit', env: process.env });
+    // One file at a time: the files that index share one cluster and reset it.
+    const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env: process.env });
     return result.status ?? 1;
   } finally {
     await stop?.();

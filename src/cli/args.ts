@@ -1,4 +1,5 @@
 // Every command-line flag is defined and checked here, and nowhere else.
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors';
 
@@ -44,12 +45,20 @@ Selection:
 Documents:
   --max-bytes N          leave out byte fields longer than N bytes (default 64, 0 keeps all)
 
+Parallel ingest:
+  --workers N            dissecting processes at once, each taking whole files, largest
+                         first (default: the number of cores; 1 when writing to standard
+                         output, to keep file order, and with --count)
+  --no-resume            with --node: index every file again, also those a previous run
+                         recorded as fully indexed (documents already there count as
+                         duplicates)
+
 Memory:
   --session-packets N    reset Wireshark's per-capture state every N packets (default 100000,
                          0 never), like tshark -M
   --worker-max-rss MB    restart the dissecting process when it has grown past MB (default 400)
 
-  --quiet                no progress or summary on stderr
+  --quiet                no progress display or summary on stderr
   --help                 this text
 
 Exit codes: 0 success, 1 a capture or output failed, 2 a wrong command line.`;
@@ -88,6 +97,10 @@ export interface Options {
   maxBytes: number;
   sessionPackets: number;
   workerMaxRssMb: number;
+  /** Dissecting processes at once. */
+  workers: number;
+  /** Skip files a previous run recorded as fully indexed (--node only). */
+  resume: boolean;
   quiet: boolean;
   /** Benchmark only: dissect with a full tree but write nothing. */
   dissectOnly: boolean;
@@ -146,6 +159,8 @@ export function parseCommandLine(argv: string[]): Options {
         'max-bytes': { type: 'string' },
         'session-packets': { type: 'string' },
         'worker-max-rss': { type: 'string' },
+        workers: { type: 'string' },
+        'no-resume': { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         'dissect-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -188,18 +203,26 @@ export function parseCommandLine(argv: string[]): Options {
     };
   }
 
+  if (v['no-resume'] && node === undefined) throw new UsageError('--no-resume applies to indexing (--node) only');
+  const count = integer('count', v.count, 0, 1);
+  const toStdout = node === undefined && (v.output === undefined || v.output === '-');
+  const workers = integer('workers', v.workers, toStdout || count ? 1 : availableParallelism(), 1);
+  if (workers > 1 && toStdout) throw new UsageError('--workers above 1 needs --output FILE or --node: on standard output the packets of several files would interleave');
+  if (workers > 1 && count) throw new UsageError('--count takes the first packets in file order, with one worker: leave out --workers');
   return {
     mode: modes[0],
     output: nonEmpty('output', v.output),
     node,
     elasticsearch,
     chunk: integer('chunk', v.chunk, 1000, 1),
-    count: integer('count', v.count, 0, 1),
+    count,
     filter: nonEmpty('filter', v.filter),
     bpf: nonEmpty('bpf', v.bpf),
     maxBytes: integer('max-bytes', v['max-bytes'], 64, 0),
     sessionPackets: integer('session-packets', v['session-packets'], 100000, 0),
     workerMaxRssMb: integer('worker-max-rss', v['worker-max-rss'], 400, 64),
+    workers,
+    resume: !v['no-resume'],
     quiet: v.quiet ?? false,
     dissectOnly: v['dissect-only'] ?? false,
   };
@@ -212,6 +235,8 @@ function defaults(): Omit<Options, 'mode'> {
     maxBytes: 64,
     sessionPackets: 100000,
     workerMaxRssMb: 400,
+    workers: 1,
+    resume: true,
     quiet: false,
     dissectOnly: false,
   };

@@ -6,8 +6,12 @@ import type { ClusterOptions } from '../elasticsearch/cluster';
 import type { OutputSpec } from '../pipeline/worker';
 import { EspcapError, UsageError } from '../errors';
 import { OutputClosedError } from '../sinks/sink';
-import { superviseDissection, SupervisedRun } from '../pipeline/supervisor';
+import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
 import { TextOutput } from '../sinks/text-output';
+import { captureId } from '../capture-id';
+import { Progress, size } from './progress';
+import type { Client } from '@elastic/elasticsearch';
+import type { IngestState } from '../elasticsearch/ingest-state';
 
 function warn(message: string): void {
   process.stderr.write(`espcap: ${message}\n`);
@@ -87,73 +91,179 @@ async function prepareElasticsearch(flags: ElasticsearchFlags, chunk: number, qu
   };
 }
 
-async function runFiles(options: Options, files: string[], fromDir: boolean): Promise<number> {
+interface Indexing {
+  output: OutputSpec;
+  client: Client;
+  state: IngestState;
+  describeError: (err: unknown) => string;
+}
+
+/** Connects the run's own client (for the resume state) after prepareElasticsearch. */
+async function openIndexing(options: Options): Promise<Indexing> {
+  const output = await prepareElasticsearch(options.elasticsearch!, options.chunk, options.quiet);
+  const { createClient, describeError } = await import('../elasticsearch/cluster');
+  const { IngestState } = await import('../elasticsearch/ingest-state');
+  const client = createClient((output as { cluster: ClusterOptions }).cluster);
+  return { output, client, state: new IngestState(client, options.filter), describeError };
+}
+
+/** Several processes append to one --output file: fine for a regular file or /dev/null, not for a pipe. */
+function checkSharedOutput(target: string, workers: number): void {
+  if (workers < 2) return;
+  const stat = fs.statSync(target);
+  if (!stat.isFile() && target !== '/dev/null')
+    throw new UsageError(`--workers above 1 needs --output to be a regular file: the packets of several files would interleave in ${target}`);
+}
+
+async function runFiles(options: Options, paths: string[], fromDir: boolean): Promise<number> {
   const started = process.hrtime.bigint();
+  let indexing: Indexing | undefined;
   let output: OutputSpec;
   if (options.elasticsearch) {
-    output = await prepareElasticsearch(options.elasticsearch, options.chunk, options.quiet);
+    indexing = await openIndexing(options);
+    output = indexing.output;
   } else {
     const target = options.output ?? '-';
     // Create (truncate) the output once; the dissecting processes append to it.
-    if (target !== '-') await TextOutput.open(target).close();
+    if (target !== '-') {
+      await TextOutput.open(target).close();
+      checkSharedOutput(target, options.workers);
+    }
     output = { format: options.output ? 'ndjson' : 'dump', target };
   }
-  let run: SupervisedRun;
   try {
-    run = await superviseDissection(
-      files.map((f) => path.resolve(f)),
-      {
+    const files: PoolFile[] = paths.map((p) => {
+      const full = path.resolve(p);
+      return { path: full, size: fs.statSync(full, { throwIfNoEntry: false })?.size ?? 0, captureId: tryCaptureId(full) };
+    });
+    let todo = files;
+    let skipped = 0;
+    if (indexing && options.resume) {
+      const ids = files.flatMap((f) => (f.captureId ? [f.captureId] : []));
+      let finished: Set<string>;
+      try {
+        finished = await indexing.state.finished(ids);
+      } catch (err) {
+        throw new EspcapError(`Elasticsearch: cannot read which files are already indexed: ${indexing.describeError(err)}`);
+      }
+      todo = files.filter((f) => !(f.captureId && finished.has(f.captureId)));
+      skipped = files.length - todo.length;
+      if (skipped && !options.quiet) warn(`${skipped} of ${files.length} files already fully indexed by an earlier run: skipped (--no-resume indexes them again)`);
+    }
+    return await dissectAndReport(options, todo, skipped, fromDir, output, indexing, started);
+  } finally {
+    await indexing?.client.close();
+  }
+}
+
+function tryCaptureId(file: string): string | undefined {
+  try {
+    return captureId(file);
+  } catch {
+    return undefined; // reported when the file is opened
+  }
+}
+
+async function dissectAndReport(
+  options: Options,
+  files: PoolFile[],
+  skipped: number,
+  fromDir: boolean,
+  output: OutputSpec,
+  indexing: Indexing | undefined,
+  started: bigint,
+): Promise<number> {
+  // Progress only where it does not mix with the packets themselves.
+  const progress = options.quiet || output.format !== 'elasticsearch' && output.target === '-' ? undefined : new Progress(files.length, files.reduce((n, f) => n + f.size, 0));
+  const recording: Promise<void>[] = [];
+  let stateWarned = false;
+  let run: PoolRun;
+  progress?.start();
+  try {
+    run = await runPool(files, {
+      workers: options.workers,
+      maxPackets: options.count,
+      dissect: {
         filter: options.filter,
         maxBytes: options.maxBytes,
         sessionPackets: options.sessionPackets,
-        maxPackets: options.count,
-        maxRssMb: options.workerMaxRssMb,
+        maxRssBytes: options.workerMaxRssMb * 1024 * 1024,
         dissectOnly: options.dissectOnly,
-        needsCaptureId: output.format === 'elasticsearch',
       },
       output,
-    );
+      onProgress: (packets, bytes) => progress?.add(packets, bytes),
+      onFileRead: (file) => progress?.fileRead(file.error !== undefined && !file.notCapture),
+      onFileDone: (file) => {
+        if (!indexing || !file.captureId || file.counts.deadLettered) return;
+        const { indexed, duplicates } = file.counts;
+        const recorded = indexing.state.record({ captureId: file.captureId, path: file.path, size: file.size, packets: file.packets, indexed, duplicates });
+        recording.push(
+          recorded.catch((err) => {
+            if (!stateWarned) warn(`warning: cannot record ${file.path} as indexed (a rerun will index it again): ${indexing.describeError(err)}`);
+            stateWarned = true;
+          }),
+        );
+      },
+    });
   } catch (err) {
     if (err instanceof OutputClosedError) return 0;
     throw err;
+  } finally {
+    progress?.stop();
+    await Promise.all(recording);
   }
+  return report(options, run, skipped, fromDir, output, started);
+}
 
+function report(options: Options, run: PoolRun, skipped: number, fromDir: boolean, output: OutputSpec, started: bigint): number {
   let failed = 0;
   let packets = 0;
   let captures = 0;
+  let bytes = 0;
+  const counts = { indexed: 0, duplicates: 0, deadLettered: 0 };
   for (const file of run.files) {
+    if (!file.started) continue;
     packets += file.packets;
+    counts.indexed += file.counts.indexed;
+    counts.duplicates += file.counts.duplicates;
+    counts.deadLettered += file.counts.deadLettered;
     if (file.notCapture && fromDir) {
       warn(`skipped ${file.path}: not a capture file`);
       continue;
     }
+    bytes += file.size;
     if (file.error) {
       failed++;
       const before = file.records > 0 ? ` (after ${file.records} packets)` : '';
       warn(`${file.path}: ${file.error.message}${before}`);
     } else captures++;
   }
-  if (fromDir && captures === 0 && failed === 0) {
-    warn(`no capture files found in ${files.length ? 'the directory' : 'an empty directory'}`);
+  if (fromDir && captures === 0 && failed === 0 && skipped === 0) {
+    warn(`no capture files found in ${run.files.length ? 'the directory' : 'an empty directory'}`);
     return 1;
   }
-  const counts = run.indexCounts;
-  if (counts) {
+  let indexingFailed = false;
+  if (output.format === 'elasticsearch') {
     const notIndexed = packets - counts.indexed - counts.duplicates - counts.deadLettered;
-    if (counts.deadLettered) warn(`${counts.deadLettered} documents refused by Elasticsearch are in ${(output as { bulk: { deadLetterPath: string } }).bulk.deadLetterPath}, with the reasons`);
-    if (counts.unmappedFields) warn(`${counts.unmappedFields} fields beyond the per-index budget are kept in _source but not searchable`);
+    const { retries, unmappedFields } = run.indexCounts ?? { retries: 0, unmappedFields: 0 };
+    if (counts.deadLettered) warn(`${counts.deadLettered} documents refused by Elasticsearch are in ${output.bulk.deadLetterPath}, with the reasons`);
+    if (unmappedFields) warn(`${unmappedFields} fields beyond the per-index budget are kept in _source but not searchable`);
     if (!options.quiet || counts.deadLettered || notIndexed)
-      warn(`Elasticsearch: ${packets} packets read, ${counts.indexed} indexed, ${counts.duplicates} duplicates (already indexed), ${counts.deadLettered} dead-lettered, ${notIndexed} not sent; ${counts.retries} retries`);
+      warn(`Elasticsearch: ${packets} packets read, ${counts.indexed} indexed, ${counts.duplicates} duplicates (already indexed), ${counts.deadLettered} dead-lettered, ${notIndexed} not sent; ${retries} retries`);
+    indexingFailed = packets !== counts.indexed + counts.duplicates;
   }
-  const indexingFailed = counts !== undefined && packets !== counts.indexed + counts.duplicates;
   if (!options.quiet) {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const rate = seconds > 0 ? Math.round(packets / seconds) : 0;
-    let summary = `${packets} packets from ${captures + failed} capture file${captures + failed === 1 ? '' : 's'} in ${seconds.toFixed(1)} s (${rate} packets/s)`;
+    const rate = (n: number) => (seconds > 0 ? n / seconds : 0);
+    let summary = `${packets} packets from ${captures + failed} capture file${captures + failed === 1 ? '' : 's'} (${size(bytes)}) in ${seconds.toFixed(1)} s`;
+    summary += ` (${Math.round(rate(packets))} packets/s, ${size(rate(bytes))}/s)`;
+    if (options.workers > 1) summary += ` with ${options.workers} workers`;
+    if (skipped) summary += `, ${skipped} already indexed`;
     if (failed) summary += `, ${failed} failed`;
     if (run.limitReached) summary += `, stopped at --count ${options.count}`;
     if (run.interrupted) summary += ', interrupted';
-    if (run.processes > 1) summary += `, dissecting process restarted ${run.processes - 1} time${run.processes === 2 ? '' : 's'} to bound memory`;
+    const restarts = run.processes - Math.min(options.workers, run.files.length);
+    if (restarts > 0) summary += `, dissecting processes restarted ${restarts} time${restarts === 1 ? '' : 's'} to bound memory`;
     warn(summary);
   }
   return failed || indexingFailed ? 1 : 0;

@@ -16,7 +16,7 @@ import { Client, errors } from '@elastic/elasticsearch';
 import { BatchView, DocumentBuilder } from '../document';
 import { Meta } from '../engine/engine';
 import { EspcapError } from '../errors';
-import { PacketSink } from '../sinks/sink';
+import { FileCounts, PacketSink } from '../sinks/sink';
 import { describeError } from './cluster';
 import { FIELD_BUDGET, INDEX_PREFIX, layerFieldType, layerProperties } from './mapping';
 
@@ -50,6 +50,25 @@ interface Item {
   index: string;
   id: string;
   body: Buffer; // the action line and the document line
+  capture: CaptureTally;
+}
+
+/** The documents of one capture not settled yet, and what became of the others. */
+class CaptureTally {
+  readonly counts: FileCounts = { indexed: 0, duplicates: 0, deadLettered: 0 };
+  outstanding = 0;
+  private waiters: (() => void)[] = [];
+
+  settle(kind: keyof FileCounts, n = 1): void {
+    this.counts[kind] += n;
+    this.outstanding -= n;
+    if (this.outstanding === 0) for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  whenSettled(): Promise<FileCounts> {
+    if (this.outstanding === 0) return Promise.resolve({ ...this.counts });
+    return new Promise((resolve) => this.waiters.push(() => resolve({ ...this.counts })));
+  }
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -81,6 +100,7 @@ export class ElasticsearchSink implements PacketSink {
   private readonly mappedUpTo = new Map<string, number>();
   private mappingWork: Promise<void> = Promise.resolve();
   private deadLetterFd: number | undefined;
+  private readonly tallies = new WeakMap<DocumentBuilder, CaptureTally>();
 
   constructor(
     private readonly client: Client,
@@ -105,12 +125,19 @@ export class ElasticsearchSink implements PacketSink {
       return at + out.latin1Write(`{"create":{"_index":"${index}","_id":"${id}"}}\n`, at);
     });
     starts.push(bytes.length);
+    let capture = this.tallies.get(documents);
+    if (!capture) this.tallies.set(documents, (capture = new CaptureTally()));
+    capture.outstanding += view.count;
     for (let i = 0; i < view.count; i++) {
       const body = bytes.subarray(starts[i], starts[i + 1]);
-      this.pending.push({ index: indices[i], id: ids[i], body });
+      this.pending.push({ index: indices[i], id: ids[i], body, capture });
       this.pendingBytes += body.length;
       if (this.pending.length >= this.options.chunk || this.pendingBytes >= this.options.maxBytes) await this.dispatch();
     }
+  }
+
+  settled(documents: DocumentBuilder): Promise<FileCounts> {
+    return (this.tallies.get(documents) ?? new CaptureTally()).whenSettled();
   }
 
   async close(): Promise<void> {
@@ -215,8 +242,13 @@ export class ElasticsearchSink implements PacketSink {
       const again: Item[] = [];
       response.items.forEach((entry, i) => {
         const result = entry.create;
-        if (result.status === 201 || result.status === 200) this.counts.indexed++;
-        else if (result.status === 409) this.counts.duplicates++;
+        if (result.status === 201 || result.status === 200) {
+          this.counts.indexed++;
+          items[i].capture.settle('indexed');
+        } else if (result.status === 409) {
+          this.counts.duplicates++;
+          items[i].capture.settle('duplicates');
+        }
         else if (result.status === 429 && Date.now() - started < this.options.retryDeadlineMs) again.push(items[i]);
         else this.deadLetter([items[i]], result.status, result.error);
       });
@@ -241,5 +273,6 @@ export class ElasticsearchSink implements PacketSink {
       throw new EspcapError(`cannot write the dead-letter file ${this.options.deadLetterPath}: ${(err as Error).message}`);
     }
     this.counts.deadLettered += items.length;
+    for (const item of items) item.capture.settle('deadLettered');
   }
 }

@@ -1,132 +1,132 @@
-// The work of one dissecting process: read capture files in order, dissect
-// them, and hand every batch to the sink. It stops early when the process has
-// grown past its memory limit, saying where to resume (see supervisor.ts).
+// Dissects one capture file (or the rest of it, after a record) and hands
+// every batch to the sink. It stops early when the process has grown past its
+// memory limit, saying where to resume (see worker-pool.ts).
 import * as fs from 'node:fs';
 import { CaptureError, Meta, nextBatch, openCapture } from '../engine/engine';
 import { BatchView, DocumentBuilder } from '../document';
-import { PacketSink } from '../sinks/sink';
-import { captureId } from '../capture-id';
+import { FileCounts, NOTHING_PENDING, PacketSink } from '../sinks/sink';
 
-/** Share of the memory limit at which the supervisor is told to get a successor ready. */
+/** Share of the memory limit at which the pool is told to get a successor ready. */
 const NEAR_LIMIT = 0.8;
 
 export interface FileJob {
   path: string;
-  /** Records already done by an earlier process. */
+  /** Identity of the capture for document ids (see capture-id.ts); absent if the file could not be read. */
+  captureId?: string;
+  /** Records already done by an earlier process: this part starts after them. */
   skipRecords: number;
+  /** Packets still wanted (--count); 0 for no limit. */
+  maxPackets: number;
 }
 
 export interface DissectOptions {
   filter?: string;
   maxBytes: number;
   sessionPackets: number;
-  /** Packets still wanted in total; 0 for no limit. */
-  maxPackets: number;
   /** Stop and ask for a fresh process past this RSS; 0 never. */
   maxRssBytes: number;
   dissectOnly: boolean;
-  /** Documents need ids (indexing): compute each capture's identity. */
-  needsCaptureId: boolean;
 }
 
-export interface FileResult {
+/** What reading one part of a file (from job.skipRecords on) gave. */
+export interface PartResult {
   path: string;
-  /** Packets written by this process. */
+  skipRecords: number;
+  /** Packets written in this part. */
   packets: number;
-  /** The last record (frame number) this process finished. */
+  /** The last record (frame number) finished. */
   records: number;
+  /** Read to its end without error: every packet of the file is written. */
+  complete: boolean;
   /** Not a capture file at all (unknown format). */
   notCapture?: boolean;
   error?: { code: string; message: string };
+  /** The process grew past its limit: a fresh one resumes after `records`. */
+  recycle?: boolean;
+  interrupted?: boolean;
+  /** --count was reached. */
+  limitReached?: boolean;
 }
 
-export interface DissectOutcome {
-  /** Set when this process stopped for a fresh one: resume this file after `records`. */
-  recycleAt?: { path: string; records: number };
-  limitReached: boolean;
-  interrupted: boolean;
+export interface DissectHooks {
+  shouldStop(): boolean;
+  /** After each batch: packets and file bytes read so far in this part. */
+  onBatch(packets: number, bytes: number): void;
+  onNearLimit(): void;
 }
 
-export async function dissectFiles(
-  jobs: FileJob[],
+/**
+ * Reads one part of a capture into the sink. Returns what was read, and a
+ * promise of the part's counts once the sink has settled all its documents.
+ */
+export async function dissectFile(
+  job: FileJob,
   options: DissectOptions,
   sink: PacketSink,
-  shouldStop: () => boolean,
-  onFileDone: (result: FileResult) => void,
-  onNearLimit: () => void,
-): Promise<DissectOutcome> {
-  const outcome: DissectOutcome = { limitReached: false, interrupted: false };
-  let warned = false;
-  let written = 0;
-  for (const job of jobs) {
-    const result: FileResult = { path: job.path, packets: 0, records: job.skipRecords };
-    let reader;
-    try {
-      reader = await openCapture({
-        path: job.path,
-        filter: options.filter,
-        maxBytes: options.maxBytes,
-        resetEvery: options.sessionPackets,
-        skipRecords: job.skipRecords,
-        maxPackets: options.maxPackets ? options.maxPackets - written : 0,
-        walk: !options.dissectOnly,
-      });
-    } catch (err) {
-      const e = err as CaptureError;
-      if (e.code === 'BAD_FILTER') throw e;
-      result.notCapture = e.code === 'UNKNOWN_FORMAT';
-      result.error = { code: e.code, message: e.message };
-      onFileDone(result);
-      continue;
-    }
-    const documents = new DocumentBuilder({
-      capture: 'file',
-      fileName: job.path,
-      fileDate: fileDate(job.path),
-      id: options.needsCaptureId ? captureId(job.path) : undefined,
+  hooks: DissectHooks,
+): Promise<{ result: PartResult; settled: Promise<FileCounts> }> {
+  const result: PartResult = { path: job.path, skipRecords: job.skipRecords, packets: 0, records: job.skipRecords, complete: false };
+  let reader;
+  try {
+    reader = await openCapture({
+      path: job.path,
+      filter: options.filter,
+      maxBytes: options.maxBytes,
+      resetEvery: options.sessionPackets,
+      skipRecords: job.skipRecords,
+      maxPackets: job.maxPackets,
+      walk: !options.dissectOnly,
     });
-    try {
-      for (let batch = await nextBatch(reader); batch; batch = await nextBatch(reader)) {
-        const view = new BatchView(batch);
-        if (!options.dissectOnly) await sink.write(view, documents);
-        result.packets += view.count;
-        result.records = view.meta(view.count - 1, Meta.FrameNumber);
-        written += view.count;
-        if (options.maxPackets && written >= options.maxPackets) break;
-        if (shouldStop()) {
-          outcome.interrupted = true;
+  } catch (err) {
+    const e = err as CaptureError;
+    if (e.code === 'BAD_FILTER') throw e;
+    result.notCapture = e.code === 'UNKNOWN_FORMAT';
+    result.error = { code: e.code, message: e.message };
+    return { result, settled: NOTHING_PENDING };
+  }
+  const documents = new DocumentBuilder({ capture: 'file', fileName: job.path, fileDate: fileDate(job.path), id: job.captureId });
+  try {
+    let ended = true;
+    for (let batch = await nextBatch(reader); batch; batch = await nextBatch(reader)) {
+      const view = new BatchView(batch);
+      if (!options.dissectOnly) await sink.write(view, documents);
+      result.packets += view.count;
+      result.records = view.meta(view.count - 1, Meta.FrameNumber);
+      hooks.onBatch(result.packets, reader.stats().bytes);
+      if (job.maxPackets && result.packets >= job.maxPackets) {
+        result.limitReached = true;
+        ended = false;
+        break;
+      }
+      if (hooks.shouldStop()) {
+        result.interrupted = true;
+        ended = false;
+        break;
+      }
+      if (options.maxRssBytes) {
+        const rss = process.memoryUsage.rss();
+        if (rss > options.maxRssBytes) {
+          result.recycle = true;
+          ended = false;
           break;
         }
-        if (options.maxRssBytes) {
-          const rss = process.memoryUsage.rss();
-          if (rss > options.maxRssBytes) {
-            outcome.recycleAt = { path: job.path, records: result.records };
-            break;
-          }
-          if (!warned && rss > NEAR_LIMIT * options.maxRssBytes) {
-            warned = true;
-            onNearLimit();
-          }
-        }
+        if (rss > NEAR_LIMIT * options.maxRssBytes) hooks.onNearLimit();
       }
+    }
+    if (ended) {
       // Everything read was written: the file is finished up to its last record.
-      if (!outcome.recycleAt && !outcome.interrupted) result.records = reader.stats().records;
-    } catch (err) {
-      // A read error ends this file only; a failing sink (output gone, cluster
-      // refusing) ends the run.
-      if (!(err instanceof CaptureError)) throw err;
-      result.error = { code: err.code, message: err.message };
-    } finally {
-      reader.close();
+      result.records = reader.stats().records;
+      result.complete = true;
     }
-    onFileDone(result);
-    if (options.maxPackets && written >= options.maxPackets) {
-      outcome.limitReached = true;
-      break;
-    }
-    if (outcome.recycleAt || outcome.interrupted) break;
+  } catch (err) {
+    // A read error ends this file only; a failing sink (output gone, cluster
+    // refusing) ends the run.
+    if (!(err instanceof CaptureError)) throw err;
+    result.error = { code: err.code, message: err.message };
+  } finally {
+    reader.close();
   }
-  return outcome;
+  return { result, settled: sink.settled(documents) };
 }
 
 function fileDate(path: string): Date | undefined {

@@ -1,34 +1,49 @@
-// Entry point of a dissecting process, started by supervisor.ts. It owns one
-// epan session for its whole life and writes its documents itself.
+// Entry point of a dissecting process, started by worker-pool.ts. It takes
+// capture files one at a time from the pool, dissects them in its own epan
+// session and writes their documents itself (to Elasticsearch or a file).
 import { initEngine } from '../engine/engine';
 import type { ClusterOptions } from '../elasticsearch/cluster';
 import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import { EspcapError } from '../errors';
 import { DumpSink } from '../sinks/dump';
 import { NdjsonSink } from '../sinks/ndjson';
-import { OutputClosedError, PacketSink } from '../sinks/sink';
+import { FileCounts, OutputClosedError, PacketSink } from '../sinks/sink';
 import { TextOutput } from '../sinks/text-output';
-import { dissectFiles, DissectOptions, DissectOutcome, FileJob, FileResult } from './dissect-files';
+import { dissectFile, DissectOptions, FileJob, PartResult } from './dissect-file';
 
 export type OutputSpec =
   | {
       format: 'dump' | 'ndjson';
-      /** "-" for standard output, else a file the supervisor already created. */
+      /** "-" for standard output, else a file the pool's caller already created. */
       target: string;
     }
   | { format: 'elasticsearch'; cluster: ClusterOptions; bulk: BulkOptions };
 
-export interface RunRequest {
-  jobs: FileJob[];
-  options: DissectOptions;
-  output: OutputSpec;
-}
+export type ToWorker =
+  | { type: 'setup'; options: DissectOptions; output: OutputSpec }
+  /** The next file (part) to read; sent after each 'read'. */
+  | { type: 'job'; job: FileJob }
+  /** No more work: flush, report and exit. */
+  | { type: 'finish' };
 
-export type WorkerMessage =
-  | { type: 'file'; result: FileResult }
+export type FromWorker =
+  /** Packets read since the last progress message, and the position reached in the file. */
+  | { type: 'progress'; path: string; packets: number; position: number }
+  /** Reading a part ended; its documents may still be in flight. */
+  | { type: 'read'; result: PartResult }
+  /** Every document of the part starting after `skipRecords` is settled. */
+  | { type: 'settled'; path: string; skipRecords: number; counts: FileCounts }
+  /** Memory is at 80% of the limit: a successor should get ready. */
   | { type: 'near-limit' }
-  | { type: 'outcome'; outcome: DissectOutcome; indexCounts?: IndexCounts }
+  /** All flushed; the process exits. */
+  | { type: 'done'; indexCounts?: IndexCounts }
   | { type: 'fatal'; message: string; outputClosed: boolean; usage: boolean };
+
+const PROGRESS_EVERY_MS = 200;
+
+function send(message: FromWorker): Promise<void> {
+  return new Promise((resolve) => process.send!(message, () => resolve()));
+}
 
 async function openSink(output: OutputSpec): Promise<PacketSink> {
   if (output.format === 'elasticsearch') {
@@ -41,41 +56,88 @@ async function openSink(output: OutputSpec): Promise<PacketSink> {
   return output.format === 'dump' ? new DumpSink(out) : new NdjsonSink(out);
 }
 
-async function run(request: RunRequest): Promise<WorkerMessage> {
+/** Messages from the pool, taken one at a time. */
+class Inbox {
+  private queue: ToWorker[] = [];
+  private wake: (() => void) | undefined;
+
+  constructor() {
+    process.on('message', (m: ToWorker) => {
+      this.queue.push(m);
+      this.wake?.();
+    });
+    // The pool went away (killed): treat it as the end of the work.
+    process.on('disconnect', () => {
+      this.queue.push({ type: 'finish' });
+      this.wake?.();
+    });
+  }
+
+  async next(): Promise<ToWorker> {
+    while (!this.queue.length) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+    return this.queue.shift()!;
+  }
+}
+
+async function run(inbox: Inbox): Promise<void> {
   let interrupted = false;
   // Ctrl-C reaches the whole process group: finish the current batch, flush, report.
   process.on('SIGINT', () => (interrupted = true));
   process.on('SIGTERM', () => (interrupted = true));
+  const setup = await inbox.next();
+  if (setup.type !== 'setup') return;
+  let sink: PacketSink | undefined;
   try {
     await engineReady;
-    const sink = await openSink(request.output);
-    // Each file is reported as soon as it is done, so that if a dissector
-    // crashes this process, the supervisor knows which file was at fault.
-    const report = (result: FileResult) => process.send!({ type: 'file', result } satisfies WorkerMessage);
-    const nearLimit = () => process.send!({ type: 'near-limit' } satisfies WorkerMessage);
-    const outcome = await dissectFiles(request.jobs, request.options, sink, () => interrupted, report, nearLimit);
+    sink = await openSink(setup.output);
+    const settling: Promise<void>[] = [];
+    let nearLimitSent = false;
+    for (let m = await inbox.next(); m.type === 'job'; m = await inbox.next()) {
+      let packetsSent = 0;
+      let lastSent = 0;
+      const path = m.job.path;
+      const { result, settled } = await dissectFile(m.job, setup.options, sink, {
+        shouldStop: () => interrupted,
+        onBatch(packets, bytes) {
+          const now = Date.now();
+          if (now - lastSent < PROGRESS_EVERY_MS) return;
+          lastSent = now;
+          void send({ type: 'progress', path, packets: packets - packetsSent, position: bytes });
+          packetsSent = packets;
+        },
+        onNearLimit() {
+          if (!nearLimitSent) void send({ type: 'near-limit' });
+          nearLimitSent = true;
+        },
+      });
+      if (result.packets > packetsSent) void send({ type: 'progress', path, packets: result.packets - packetsSent, position: 0 });
+      // Reported at once: if a dissector crashes this process later, the pool knows this part was read.
+      await send({ type: 'read', result });
+      settling.push(settled.then((counts) => send({ type: 'settled', path: result.path, skipRecords: result.skipRecords, counts })));
+      if (result.recycle || result.interrupted || result.limitReached) break;
+    }
     await sink.close();
-    return { type: 'outcome', outcome, indexCounts: (sink as { counts?: IndexCounts }).counts };
+    await Promise.all(settling);
+    await send({ type: 'done', indexCounts: (sink as { counts?: IndexCounts }).counts });
   } catch (err) {
     const outputClosed = err instanceof OutputClosedError;
     if (!outputClosed && !(err instanceof EspcapError)) throw err;
     // A display filter that does not compile is a wrong command line.
     const usage = (err as EspcapError).code === 'BAD_FILTER';
-    return { type: 'fatal', message: (err as Error).message, outputClosed, usage };
+    await send({ type: 'fatal', message: (err as Error).message, outputClosed, usage });
   }
 }
 
 // libwireshark starts at once, before there is work: a successor started
-// ahead of time (see supervisor.ts) is ready when its predecessor stops.
+// ahead of time (see worker-pool.ts) is ready when its predecessor stops.
 const engineReady = initEngine();
 engineReady.catch(() => {}); // reported by run()
 
-process.once('message', (request: RunRequest) => {
-  run(request).then(
-    (reply) => process.send!(reply, () => process.disconnect()),
-    (err) => {
-      process.stderr.write(`espcap: internal error in the dissecting process: ${(err as Error).stack}\n`);
-      process.exit(70);
-    },
-  );
-});
+run(new Inbox()).then(
+  () => process.connected && process.disconnect(),
+  (err) => {
+    process.stderr.write(`espcap: internal error in the dissecting process: ${(err as Error).stack}\n`);
+    process.exit(70);
+  },
+);

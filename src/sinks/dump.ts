@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { Meta } from '../engine/engine';
 import { BatchView, DocumentBuilder } from '../document';
-import { PacketSink } from './sink';
+import { FileCounts, NOTHING_PENDING, PacketSink } from './sink';
 import { TextOutput } from './text-output';
 
 type Value = string | number | boolean | null | Value[] | { [key: string]: Value };
@@ -39,6 +39,10 @@ export class DumpSink implements PacketSink {
       text += '\n';
     }
     await this.out.write(text);
+  }
+
+  settled(): Promise<FileCounts> {
+    return NOTHING_PENDING;
   }
 
   close(): Promise<void> {

@@ -1,6 +1,6 @@
 // Documents as NDJSON, one per line, exactly as they would be indexed.
 import { BatchView, DocumentBuilder } from '../document';
-import { PacketSink } from './sink';
+import { FileCounts, NOTHING_PENDING, PacketSink } from './sink';
 import { TextOutput } from './text-output';
 
 export class NdjsonSink implements PacketSink {
@@ -8,6 +8,10 @@ export class NdjsonSink implements PacketSink {
 
   async write(view: BatchView, documents: DocumentBuilder): Promise<void> {
     await this.out.write(documents.ndjson(view));
+  }
+
+  settled(): Promise<FileCounts> {
+    return NOTHING_PENDING;
   }
 
   close(): Promise<void> {

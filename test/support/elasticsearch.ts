@@ -1,5 +1,8 @@
 // The test cluster: started once per test run by test/run.ts (or an existing
 // one given in ESPCAP_TEST_ES_URL), and small helpers to read it back.
+import * as assert from 'node:assert/strict';
+import { inParallel, tshark } from './programs';
+
 export const esUrl = (): string => {
   const url = process.env.ESPCAP_TEST_ES_URL;
   if (!url) throw new Error('ESPCAP_TEST_ES_URL is not set: run the tests with npm test, which starts Elasticsearch');
@@ -24,9 +27,10 @@ export async function packetIndices(): Promise<string[]> {
   return rows.map((r) => r.index).sort();
 }
 
-/** Deletes every packets-* index and espcap's template, leaving a clean cluster. */
+/** Deletes every packets-* index, espcap's template and its resume state, leaving a clean cluster. */
 export async function resetCluster(): Promise<void> {
   const indices = await packetIndices();
+  await es('DELETE', '/espcap-ingest-state');
   // Wildcard deletes are refused by default; delete by name, in groups.
   for (let i = 0; i < indices.length; i += 50) await es('DELETE', '/' + indices.slice(i, i + 50).join(','));
   await es('DELETE', '/_index_template/espcap-packets');
@@ -53,3 +57,29 @@ export async function indexedSoFar(): Promise<number> {
     return 0;
   }
 }
+
+/**
+ * Expected documents per daily index, from the packet times tshark prints.
+ * frame.time is read as its date-and-seconds text plus its fraction, which
+ * tshark prints as the nanosecond field with %09d: for packets whose
+ * nanosecond field is out of range (hostile captures) that is e.g.
+ * "17:16:10.-2147483648", and the instant is those seconds plus that many
+ * nanoseconds. A record without a time is at the epoch.
+ */
+export async function tsharkCountsPerIndex(files: string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  await inParallel(files, 2, async (file) => {
+    const lines = (await tshark(['-r', file, '-T', 'fields', '-e', 'frame.time'])).split('\n');
+    lines.pop(); // after the final newline
+    for (const line of lines) {
+      let millis = 0;
+      const m = /^(.*\d\d:\d\d:\d\d)\.(-?\d+) UTC$/.exec(line);
+      if (m) millis = Date.parse(`${m[1]} UTC`) + Number(m[2]) / 1e6;
+      else assert.equal(line, '', `unexpected frame.time ${line}`);
+      const day = new Date(Math.floor(millis)).toISOString().slice(0, 10);
+      counts.set(`packets-${day}`, (counts.get(`packets-${day}`) ?? 0) + 1);
+    }
+  });
+  return counts;
+}
+

@@ -1,0 +1,112 @@
+// Which capture files are already fully indexed, so that a run started again
+// with the same arguments skips them (resume after Ctrl-C, a crash or a reboot).
+//
+// The state lives in Elasticsearch, next to the packets, in the index
+// espcap-ingest-state: one document per capture (and display filter) written
+// once every packet of the file is settled. Its id is the capture's identity
+// (capture-id.ts), so a file moved or renamed is still recognised. A file is
+// skipped only if the packets are still there too: the packets-* indices must
+// hold at least as many documents with its capture_id as the state recorded
+// (indices deleted or expired since make the file run again). A file indexed
+// in part is simply indexed again: documents already there are duplicates by id.
+import { createHash } from 'node:crypto';
+import { Client, errors } from '@elastic/elasticsearch';
+import { INDEX_PREFIX } from './mapping';
+
+export const STATE_INDEX = 'espcap-ingest-state';
+
+export interface FinishedCapture {
+  captureId: string;
+  path: string;
+  size: number;
+  packets: number;
+  indexed: number;
+  duplicates: number;
+}
+
+interface StateDocument {
+  capture_id: string;
+  filter: string | null;
+  path: string;
+  size: number;
+  packets: number;
+  indexed: number;
+  duplicates: number;
+  finished: string;
+}
+
+/** Lookups are sent this many captures at a time. */
+const CHUNK = 1000;
+
+export class IngestState {
+  constructor(
+    private readonly client: Client,
+    /** The display filter of the run: a filtered run covers only part of a file. */
+    private readonly filter: string | undefined,
+  ) {}
+
+  private stateId(captureId: string, filter: string | undefined): string {
+    return filter === undefined ? captureId : `${captureId}-${createHash('sha256').update(filter).digest('hex').slice(0, 12)}`;
+  }
+
+  /** The capture ids among `captureIds` whose packets are all indexed (by an unfiltered run, or one with this run's filter). */
+  async finished(captureIds: string[]): Promise<Set<string>> {
+    const done = new Set<string>();
+    // What a refreshed search would count must include documents still in the indexing buffer.
+    await this.client.indices.refresh({ index: `${INDEX_PREFIX}*`, allow_no_indices: true, ignore_unavailable: true });
+    for (let i = 0; i < captureIds.length; i += CHUNK) {
+      const ids = captureIds.slice(i, i + CHUNK);
+      const wanted = new Map<string, string>(); // state id -> capture id
+      for (const id of ids) {
+        wanted.set(this.stateId(id, undefined), id);
+        if (this.filter !== undefined) wanted.set(this.stateId(id, this.filter), id);
+      }
+      let recorded: Map<string, number>;
+      try {
+        const response = await this.client.mget<StateDocument>({ index: STATE_INDEX, ids: [...wanted.keys()] });
+        recorded = new Map();
+        for (const doc of response.docs) {
+          if (!('found' in doc) || !doc.found || !doc._source) continue;
+          const captureId = wanted.get(doc._id)!;
+          recorded.set(captureId, Math.max(recorded.get(captureId) ?? 0, doc._source.packets));
+        }
+      } catch (err) {
+        if (err instanceof errors.ResponseError && err.meta.statusCode === 404) continue; // no state index yet
+        throw err;
+      }
+      if (!recorded.size) continue;
+      const stored = await this.storedPackets([...recorded.keys()]);
+      for (const [captureId, packets] of recorded) if ((stored.get(captureId) ?? 0) >= packets) done.add(captureId);
+    }
+    return done;
+  }
+
+  /** Documents per capture id in the packets-* indices. */
+  private async storedPackets(captureIds: string[]): Promise<Map<string, number>> {
+    const response = await this.client.search({
+      index: `${INDEX_PREFIX}*`,
+      allow_no_indices: true,
+      ignore_unavailable: true,
+      size: 0,
+      query: { terms: { capture_id: captureIds } },
+      aggs: { captures: { terms: { field: 'capture_id', size: captureIds.length } } },
+    });
+    const buckets = (response.aggregations?.captures as { buckets: { key: string; doc_count: number }[] } | undefined)?.buckets ?? [];
+    return new Map(buckets.map((b) => [b.key, b.doc_count]));
+  }
+
+  /** Records a capture whose every packet is indexed. */
+  async record(capture: FinishedCapture): Promise<void> {
+    const document: StateDocument = {
+      capture_id: capture.captureId,
+      filter: this.filter ?? null,
+      path: capture.path,
+      size: capture.size,
+      packets: capture.packets,
+      indexed: capture.indexed,
+      duplicates: capture.duplicates,
+      finished: new Date().toISOString(),
+    };
+    await this.client.index({ index: STATE_INDEX, id: this.stateId(capture.captureId, this.filter), document });
+  }
+}
