@@ -25,10 +25,10 @@ echo "capture: $capture, $packets packets; Elasticsearch at $url" >&2
 # pipeline is timed against a colder cluster than the other.
 echo "warming up the cluster (untimed)" >&2
 drop_indices 'packets-*'
-node bin/espcap.js --file "$capture" --node "$url" --quiet --dead-letter /dev/null
+node bin/espcap.js --file "$capture" --node "$url" --quiet --no-resume --dead-letter /dev/null
 drop_indices 'packets-*'
 t0=$(date +%s.%N)
-node bin/espcap.js --file "$capture" --node "$url" --quiet --dead-letter /dev/null
+node bin/espcap.js --file "$capture" --node "$url" --quiet --no-resume --dead-letter /dev/null
 espcap_es=$(seconds "$t0")
 curl -s -XPOST "$url/packets-*/_refresh" > /dev/null
 espcap_docs=$(curl -s "$url/packets-*/_count" | sed 's/.*"count":\([0-9]*\).*/\1/')

@@ -220,6 +220,7 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   options.reset_every = get_number(o, "resetEvery", 0);
   options.skip_records = get_number(o, "skipRecords", 0);
   options.walk = !o.Get("walk").IsBoolean() || o.Get("walk").ToBoolean();
+  options.document_fields = get_string(o, "documentFields");
   ReaderLimits limits;
   limits.batch_size = (uint32_t)std::max<uint64_t>(1, get_number(o, "batchSize", limits.batch_size));
   limits.read_ahead = (uint32_t)std::max<uint64_t>(1, get_number(o, "readAhead", limits.read_ahead));

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cerrno>
 #include <sys/stat.h>
+#include <charconv>
 #include <cstring>
 
 #include <epan/dfilter/dfilter.h>
@@ -27,6 +28,16 @@ struct packet_provider_data {
 };
 
 namespace {
+
+const std::string kNoProtocol = "unknown";
+
+// A number as JavaScript prints it below 1e21: the shortest digits that read
+// back as the same double, in fixed notation.
+void append_number(std::string &out, double value) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed);
+  out.append(buf, r.ptr);
+}
 
 const nstime_t *provider_frame_ts(packet_provider_data *prov, guint32 frame_num) {
   if (prov->ref && prov->ref->num == frame_num) return &prov->ref->abs_ts;
@@ -109,6 +120,7 @@ struct CaptureDissector::State {
   guint32 cum_bytes = 0;
   nstime_t elapsed = NSTIME_INIT_ZERO;
   LayerWriter writer;
+  std::string iso;  // the current packet's timestamp
 
   explicit State(const CaptureOptions &o) : options(o), writer(o.max_bytes, true) {
     wtap_rec_init(&rec);
@@ -230,25 +242,45 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     // A record without a time (a pcapng block that is not a packet) is put at
     // the epoch; wiretap may leave an earlier record's time in it.
     nstime_t ts = fd.has_ts ? fd.abs_ts : nstime_t{0, 0};
+    bool has_if = s.rec.rec_type == REC_TYPE_PACKET && (s.rec.presence_flags & WTAP_HAS_INTERFACE_ID);
+    // The timestamp, then the whole document line (head, layers, tail), then
+    // the protocol: see PacketBatch.
     batch.offsets.push_back((uint32_t)text.size());
+    size_t ts_at = text.size();
     if (!json_text::append_iso_time(text, ts.secs, ts.nsecs)) text.append("1970-01-01T00:00:00.000000000Z");
-    // The layers go straight into the batch; the protocol and the flow are
-    // known once they are written, so their spans follow.
+    s.iso.assign(text, ts_at, std::string::npos);
     batch.offsets.push_back((uint32_t)text.size());
+    text.append("{\"@timestamp\":\"").append(s.iso);
+    // Epoch milliseconds as a JavaScript number prints them: shortest round trip, fixed notation.
+    text.append("\",\"sniff_timestamp\":");
+    append_number(text, (double)ts.secs * 1000 + (double)ts.nsecs / 1e6);
+    text.append(",\"sniff_date_utc\":\"").append(s.iso, 0, 19).append("\"");
+    text.append(s.options.document_fields);
+    text.append(",\"frame_number\":");
+    append_number(text, (double)fd.num);
+    text.append(",\"captured_length\":");
+    append_number(text, (double)fd.cap_len);
+    text.append(",\"length\":");
+    append_number(text, (double)fd.pkt_len);
+    if (has_if) {
+      text.append(",\"interface_id\":");
+      append_number(text, (double)s.rec.rec_header.packet_header.interface_id);
+    }
+    text.append(",\"layers\":");
+    batch.offsets.push_back((uint32_t)text.size());
+    const std::string *protocol = &kNoProtocol;
     if (s.options.walk) {
-      const std::string &protocol = s.writer.write(s.edt->tree, text);
-      batch.offsets.push_back((uint32_t)text.size());
-      text.append(protocol);
-      batch.offsets.push_back((uint32_t)text.size());
-      text.append(s.writer.flow_json());
+      protocol = &s.writer.write(s.edt->tree, text);
       s.writer.take_new_fields(batch.new_fields);
     } else {
       text.append("{}");
-      batch.offsets.push_back((uint32_t)text.size());
-      batch.offsets.push_back((uint32_t)text.size());
-      text.append("[]");
     }
-    bool has_if = s.rec.rec_type == REC_TYPE_PACKET && (s.rec.presence_flags & WTAP_HAS_INTERFACE_ID);
+    batch.offsets.push_back((uint32_t)text.size());
+    text.append(",\"protocol\":\"").append(*protocol).append("\"");
+    if (s.options.walk) s.writer.append_ecs_fields(text, *protocol);
+    text.append("}\n");
+    batch.offsets.push_back((uint32_t)text.size());
+    text.append(*protocol);
     double meta[PacketBatch::kMetaPerPacket];
     meta[PacketBatch::kFrameNumber] = (double)fd.num;
     meta[PacketBatch::kSeconds] = (double)ts.secs;

@@ -15,6 +15,7 @@ struct CaptureOptions {
   uint64_t reset_every = 0;    // reset epan's session state every N records; 0 never
   uint64_t skip_records = 0;   // records to read without dissecting (resume after a recycle)
   bool walk = true;            // false: dissect with a full tree but write no layers (benchmark floor)
+  std::string document_fields; // the capture's own document fields, each preceded by a comma (document.ts)
 };
 
 // A failure with a stable code for JavaScript and a one-line message.

@@ -329,22 +329,31 @@ void LayerWriter::note_flow(const header_field_info *hf, const Layer &layer, con
   if (slot.empty()) slot.assign(out, value_start, out.size() - value_start);
 }
 
-void LayerWriter::finish_flow() {
-  flow_json_ = '[';
-  auto slot = [&](const std::string &v) {
-    if (flow_json_.size() > 1) flow_json_ += ',';
-    flow_json_ += v.empty() ? "null" : v;
+void LayerWriter::append_ecs_fields(std::string &out, const std::string &protocol) {
+  auto endpoint = [&](const char *name, FlowSlot ip, FlowSlot port, FlowSlot mac) {
+    const std::string &i = flow_values_[ip], &p = flow_values_[port], &m = flow_values_[mac];
+    if (i.empty() && p.empty() && m.empty()) return;
+    out += ",\"";
+    out += name;
+    out += "\":{";
+    const char *sep = "";
+    if (!i.empty()) { out += "\"ip\":"; out += i; sep = ","; }
+    if (!p.empty()) { out += sep; out += "\"port\":"; out += p; sep = ","; }
+    if (!m.empty()) {
+      out += sep;
+      out += "\"mac\":";
+      for (char c : m) out += c == ':' ? '-' : (char)toupper((unsigned char)c);
+    }
+    out += '}';
   };
-  auto name = [&](const std::string &v) { slot(v.empty() ? v : '"' + v + '"'); };
-  slot(flow_values_[kSrcIp]);
-  slot(flow_values_[kDstIp]);
-  slot(flow_values_[kSrcPort]);
-  slot(flow_values_[kDstPort]);
-  name(transport_);
-  name(network_type_);
-  slot(flow_values_[kSrcMac]);
-  slot(flow_values_[kDstMac]);
-  flow_json_ += ']';
+  endpoint("source", kSrcIp, kSrcPort, kSrcMac);
+  endpoint("destination", kDstIp, kDstPort, kDstMac);
+  out += ",\"network\":{";
+  if (!transport_.empty()) { out += "\"transport\":\""; out += transport_; out += "\","; }
+  if (!network_type_.empty()) { out += "\"type\":\""; out += network_type_; out += "\","; }
+  out += "\"protocol\":\"";
+  out += protocol;
+  out += "\"}";
   for (auto &v : flow_values_) v.clear();
   transport_.clear();
   network_type_.clear();
@@ -404,7 +413,6 @@ const std::string &LayerWriter::write(proto_tree *tree, std::string &out) {
     out.push_back(']');
   }
   out.push_back('}');
-  finish_flow();
 
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it)
     if (!is_generic_layer(proto_registrar_get_nth(it->proto_id)->abbrev)) return plain_names_[it->key_id];

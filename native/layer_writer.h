@@ -21,10 +21,13 @@ class LayerWriter {
   // name of the packet's highest protocol (points into an interned string).
   const std::string &write(proto_tree *tree, std::string &out);
 
-  // The packet's flow, from its outermost layers, as a JSON array:
-  //   [src_ip, dst_ip, src_port, dst_port, transport, network_type, src_mac, dst_mac]
-  // with null for what the packet does not have. Valid after write().
-  const std::string &flow_json() const { return flow_json_; }
+  // After write(): appends the packet's ECS fields, from its outermost layers,
+  // each preceded by a comma, and forgets them:
+  //   ,"source":{"ip":..,"port":..,"mac":..},"destination":{..},
+  //   "network":{"transport":"tcp","type":"ipv4","protocol":<protocol>}
+  // An endpoint without any of its values is left out; so are missing parts.
+  // MAC addresses are written as ECS writes them: upper case, hyphens.
+  void append_ecs_fields(std::string &out, const std::string &protocol);
 
   // Fields written for the first time since the last call, one per line:
   //   layer \t key \t FT_TYPES \t abbrev \n
@@ -66,7 +69,6 @@ class LayerWriter {
   void add_field(field_info *fi, const Layer &layer, const std::string &layer_abbrev);
   void note_flow(const header_field_info *hf, const Layer &layer, const std::string &out, size_t value_start);
   bool left_out(const field_info *fi) const;
-  void finish_flow();
   bool append_value(field_info *fi, std::string &out);
 
   uint32_t max_bytes_;
@@ -78,7 +80,6 @@ class LayerWriter {
   std::vector<int8_t> flow_slot_;  // hf id -> FlowSlot, dense: looked up for every field
   std::string flow_values_[kFlowSlots];
   std::string transport_, network_type_;
-  std::string flow_json_;
   // Interned keys, stored JSON-quoted with the colon: "\"flags_syn\":".
   std::unordered_map<std::string, int> key_ids_;
   std::vector<std::string> keys_;

@@ -6,9 +6,13 @@
 #include <vector>
 
 struct PacketBatch {
-  // Per packet, four ASCII spans back to back in `text`: the ISO-8601 UTC
-  // timestamp, the layers JSON object, the highest protocol and the flow JSON
-  // array (LayerWriter::flow_json).
+  // Per packet, five ASCII spans back to back in `text`:
+  //   timestamp   ISO-8601 UTC with nanoseconds
+  //   head        the document up to its layers: {"@timestamp":..., "layers":
+  //   layers      the layers object
+  //   tail        ,"protocol":..., the ECS fields, } and a newline
+  //   protocol    the highest protocol
+  // so head..tail is the whole NDJSON line of the packet's document.
   std::string text;
   // kSpansPerPacket offsets per packet plus a final end offset.
   std::vector<uint32_t> offsets;
@@ -18,7 +22,7 @@ struct PacketBatch {
   // Fields written for the first time in this batch (LayerWriter::take_new_fields).
   std::string new_fields;
 
-  static constexpr int kSpansPerPacket = 4;
+  static constexpr int kSpansPerPacket = 5;
   enum Meta { kFrameNumber, kSeconds, kNanoseconds, kCapturedLength, kOriginalLength, kInterfaceId, kMetaPerPacket };
 
 };

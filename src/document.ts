@@ -1,17 +1,21 @@
 // The one place that decides what a packet document looks like.
 //
 //   {"@timestamp":"2015-07-30T05:22:10.468623000Z", "sniff_timestamp":1438233730468.623,
-//    "sniff_date_utc":"2015-07-30T05:22:10", "protocol":"http", "capture":"file",
-//    "capture_id":"9f86d081884c7d659a2f", "file_name":"/data/x.pcap", "file_date_utc":"2024-01-02T03:04:05", "frame_number":1,
+//    "sniff_date_utc":"2015-07-30T05:22:10", "capture":"file",
+//    "capture_id":"9f86d081884c7d659a2f", "file_name":"/data/x.pcap",
+//    "file_date_utc":"2024-01-02T03:04:05", "frame_number":1,
 //    "captured_length":78, "length":78, "interface_id":0 (pcapng only),
+//    "layers":{...}, "protocol":"http",
 //    "source":{"ip":"10.0.0.4","port":59803,"mac":"60-F8-1D-CB-43-84"}, "destination":{...},
-//    "network":{"transport":"tcp","type":"ipv4","protocol":"http"}, "layers":{...}}
+//    "network":{"transport":"tcp","type":"ipv4","protocol":"http"}}
 //
-// source/destination/network are the ECS fields Kibana users expect, from the
-// packet's outermost addresses and transport (the engine's flow summary).
-//
-// Documents are assembled as strings around the layers JSON the engine wrote:
-// no per-document JSON.parse or JSON.stringify.
+// The engine writes each document whole, on its own thread (see
+// native/capture_dissector.cc, which follows this shape): the per-packet
+// fields, the layers, and the ECS fields source/destination/network that
+// Kibana users expect, from the packet's outermost addresses and transport.
+// What is fixed for a whole capture (capture, capture_id, file_name,
+// file_date_utc) is decided here and handed to the engine as text. JavaScript
+// only copies document bytes: no per-document JSON.parse or JSON.stringify.
 import { Meta, META_FIELDS, PacketBatch, Span, SPANS } from './engine/engine';
 
 /** Where packets come from, fixed for a whole capture. */
@@ -47,9 +51,6 @@ export class BatchView {
   protocol(i: number): string {
     return this.span(i, Span.Protocol);
   }
-  flowJson(i: number): string {
-    return this.span(i, Span.Flow);
-  }
   layersJson(i: number): string {
     return this.text.slice(this.batch.offsets[SPANS * i + Span.Layers], this.batch.offsets[SPANS * i + Span.Layers + 1]);
   }
@@ -70,82 +71,38 @@ declare module 'node:buffer' {
   }
 }
 
-type Flow = [string | null, string | null, number | null, number | null, string | null, string | null, string | null, string | null];
-
-/** ECS writes MAC addresses upper case with hyphens: 00-00-5E-00-53-23. */
-function ecsMac(mac: string): string {
-  return mac.toUpperCase().replaceAll(':', '-');
-}
-
-function endpoint(ip: string | null, port: number | null, mac: string | null): string {
-  const parts: string[] = [];
-  if (ip !== null) parts.push(`"ip":"${ip}"`);
-  if (port !== null) parts.push(`"port":${port}`);
-  if (mac !== null) parts.push(`"mac":"${ecsMac(mac)}"`);
-  return `{${parts.join(',')}}`;
-}
-
-/** source, destination and network, each followed by a comma; empty parts are left out. */
-function ecsFields(flowJson: string, protocol: string): string {
-  const [srcIp, dstIp, srcPort, dstPort, transport, type, srcMac, dstMac] = JSON.parse(flowJson) as Flow;
-  let out = '';
-  if (srcIp !== null || srcPort !== null || srcMac !== null) out += `"source":${endpoint(srcIp, srcPort, srcMac)},`;
-  if (dstIp !== null || dstPort !== null || dstMac !== null) out += `"destination":${endpoint(dstIp, dstPort, dstMac)},`;
-  out += `"network":{${transport ? `"transport":"${transport}",` : ''}${type ? `"type":"${type}",` : ''}"protocol":"${protocol}"},`;
-  return out;
-}
-
 function isoSeconds(date: Date): string {
   return date.toISOString().slice(0, 19);
 }
 
-/** Builds the documents of a capture. */
+/** The fields every document of a capture shares, each preceded by a comma, as pure ASCII JSON. */
+export function captureFields(context: CaptureContext): string {
+  let fields = `,"capture":"${context.capture}"`;
+  if (context.id) fields += `,"capture_id":"${context.id}"`;
+  if (context.capture === 'file') {
+    // JSON.stringify leaves non-ASCII as is; escape it so documents stay ASCII.
+    const name = JSON.stringify(context.fileName ?? '').replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+    fields += `,"file_name":${name}`;
+    if (context.fileDate) fields += `,"file_date_utc":"${isoSeconds(context.fileDate)}"`;
+  }
+  return fields;
+}
+
+/** The documents of a capture, as the engine wrote them (opened with `captureFields(context)`). */
 export class DocumentBuilder {
-  private readonly captureFields: string;
-
-  constructor(readonly context: CaptureContext) {
-    let fields = `,"capture":"${context.capture}"`;
-    if (context.id) fields += `,"capture_id":"${context.id}"`;
-    if (context.capture === 'file') {
-      // JSON.stringify leaves non-ASCII as is; escape it so documents stay ASCII.
-      const name = JSON.stringify(context.fileName ?? '').replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-      fields += `,"file_name":${name}`;
-      if (context.fileDate) fields += `,"file_date_utc":"${isoSeconds(context.fileDate)}"`;
-    }
-    this.captureFields = fields;
-  }
-
-  /** Everything of packet i's document before its layers object. */
-  private prefix(view: BatchView, i: number): string {
-    const timestamp = view.timestamp(i);
-    const protocol = view.protocol(i);
-    const millis = view.meta(i, Meta.Seconds) * 1000 + view.meta(i, Meta.Nanoseconds) / 1e6;
-    const interfaceId = view.meta(i, Meta.InterfaceId);
-    return (
-      `{"@timestamp":"${timestamp}","sniff_timestamp":${millis},"sniff_date_utc":"${timestamp.slice(0, 19)}",` +
-      `"protocol":"${protocol}"${this.captureFields},"frame_number":${view.meta(i, Meta.FrameNumber)},` +
-      `"captured_length":${view.meta(i, Meta.CapturedLength)},"length":${view.meta(i, Meta.OriginalLength)},` +
-      (interfaceId >= 0 ? `"interface_id":${interfaceId},` : '') +
-      ecsFields(view.flowJson(i), protocol) +
-      `"layers":`
-    );
-  }
+  constructor(readonly context: CaptureContext) {}
 
   /**
-   * The documents of a whole batch as NDJSON bytes: each packet's short
-   * prefix is written as text and its layers copied byte for byte, so the
-   * layers never become a JavaScript string.
+   * The documents of a whole batch as NDJSON bytes, copied byte for byte from
+   * the engine's text; `eachLine` may write something before each (an action line).
    */
   ndjson(view: BatchView, eachLine?: (i: number, out: Buffer, at: number) => number): Buffer {
     const { text, offsets, count } = view.batch;
-    const out = Buffer.allocUnsafe(text.length + count * (this.captureFields.length + 400));
+    const out = Buffer.allocUnsafe(text.length + (eachLine ? count * 200 : 0));
     let at = 0;
     for (let i = 0; i < count; i++) {
       if (eachLine) at = eachLine(i, out, at);
-      at += out.latin1Write(this.prefix(view, i), at);
-      at += text.copy(out, at, offsets[SPANS * i + Span.Layers], offsets[SPANS * i + Span.Layers + 1]);
-      out[at++] = 0x7d; // }
-      out[at++] = 0x0a; // newline
+      at += text.copy(out, at, offsets[SPANS * i + Span.Head], offsets[SPANS * i + Span.Protocol]);
     }
     return out.subarray(0, at);
   }

@@ -18,16 +18,18 @@ export interface PacketBatch {
   newFields: string;
 }
 
-export const SPANS = 4;
+export const SPANS = 5;
 export const enum Span {
   /** ISO-8601 UTC with nanoseconds. */
   Timestamp = 0,
+  /** The document up to its layers: {"@timestamp":..., "layers": */
+  Head = 1,
   /** The layers object. */
-  Layers = 1,
+  Layers = 2,
+  /** ,"protocol":..., the ECS fields, } and a newline: Head to Tail is the packet's NDJSON line. */
+  Tail = 3,
   /** The highest protocol. */
-  Protocol = 2,
-  /** [src_ip, dst_ip, src_port, dst_port, transport, network_type, src_mac, dst_mac], null where absent. */
-  Flow = 3,
+  Protocol = 4,
 }
 
 export const META_FIELDS = 6;
@@ -75,6 +77,8 @@ export interface OpenOptions {
   maxPackets?: number;
   /** false: dissect with a full tree but write no layers (the benchmark's floor). */
   walk?: boolean;
+  /** The capture's own document fields, each preceded by a comma (see document.ts). */
+  documentFields?: string;
 }
 
 interface NativeAddon {

@@ -3,7 +3,7 @@
 // memory limit, saying where to resume (see worker-pool.ts).
 import * as fs from 'node:fs';
 import { CaptureError, Meta, nextBatch, openCapture } from '../engine/engine';
-import { BatchView, DocumentBuilder } from '../document';
+import { BatchView, captureFields, DocumentBuilder } from '../document';
 import { FileCounts, NOTHING_PENDING, PacketSink } from '../sinks/sink';
 
 /** Share of the memory limit at which the pool is told to get a successor ready. */
@@ -66,9 +66,11 @@ export async function dissectFile(
   hooks: DissectHooks,
 ): Promise<{ result: PartResult; settled: Promise<FileCounts> }> {
   const result: PartResult = { path: job.path, skipRecords: job.skipRecords, packets: 0, records: job.skipRecords, complete: false };
+  const documents = new DocumentBuilder({ capture: 'file', fileName: job.path, fileDate: fileDate(job.path), id: job.captureId });
   let reader;
   try {
     reader = await openCapture({
+      documentFields: captureFields(documents.context),
       path: job.path,
       filter: options.filter,
       maxBytes: options.maxBytes,
@@ -84,7 +86,6 @@ export async function dissectFile(
     result.error = { code: e.code, message: e.message };
     return { result, settled: NOTHING_PENDING };
   }
-  const documents = new DocumentBuilder({ capture: 'file', fileName: job.path, fileDate: fileDate(job.path), id: job.captureId });
   try {
     let ended = true;
     for (let batch = await nextBatch(reader); batch; batch = await nextBatch(reader)) {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Parallel ingest of a directory of captures, side by side, in one run:
+#   1. espcap --dir D --output /dev/null with 1 worker and with 2 (or --workers
+#      given by ESPCAP_BENCH_WORKERS): packets/s and their ratio, median of RUNS;
+#   2. end to end into one local Elasticsearch: espcap --dir D --node URL
+#      (all cores) against tshark -T ek | _bulk over the same files, run
+#      $(nproc) files at a time with xargs -P, as a user of tshark would.
+# The directory comes from bench/make-directory.sh (58 files, 1,002,880 packets).
+# Starts the local Elasticsearch (npm run es:start) unless ESPCAP_BENCH_ES_URL is set.
+#
+#   bash bench/ingest-dir.sh [DIR] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-bench/work/dir}
+runs=${2:-3}
+[ -d "$dir" ] || { echo "ingest-dir: no directory $dir (build it: bash bench/make-directory.sh)" >&2; exit 1; }
+mapfile -t files < <(find "$dir" -type f -name '*.pcap*' | sort)
+packets=$(capinfos -c -M -T "${files[@]}" | awk -F'\t' 'NR > 1 {s += $2} END {print s}')
+cores=$(nproc)
+workers=${ESPCAP_BENCH_WORKERS:-2}
+
+seconds() { local t0=$1; awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+rate() { awk -v p="$1" -v s="$2" 'BEGIN { printf "%.0f", p / s }'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+timed() { local t0; t0=$(date +%s.%N); "$@" > /dev/null; seconds "$t0"; }
+
+echo "directory: $dir, ${#files[@]} files, $packets packets; $cores cores" >&2
+one=() many=()
+for i in $(seq "$runs"); do
+  one+=("$(timed node bin/espcap.js --dir "$dir" --output /dev/null --workers 1 --quiet)")
+  many+=("$(timed node bin/espcap.js --dir "$dir" --output /dev/null --workers "$workers" --quiet)")
+  echo "run $i: 1 worker ${one[-1]} s, $workers workers ${many[-1]} s" >&2
+done
+t1=$(median "${one[@]}")
+tn=$(median "${many[@]}")
+
+url=${ESPCAP_BENCH_ES_URL:-$(node scripts/elasticsearch.js start | tail -1)}
+drop_indices() {
+  local names
+  names=$(curl -s "$url/_cat/indices/$1?h=index" | tr '\n' ',' | sed 's/,$//')
+  [ -z "$names" ] || curl -s -XDELETE "$url/$names" > /dev/null
+}
+count() { curl -s -XPOST "$url/$1/_refresh" > /dev/null; curl -s "$url/$1/_count" | sed 's/.*"count":\([0-9]*\).*/\1/'; }
+# A freshly started JVM is slow until warm: one untimed pass of a few files first.
+echo "warming up the cluster (untimed)" >&2
+drop_indices 'packets-*'
+node bin/espcap.js --file "${files[0]}" --file "${files[1]}" --node "$url" --quiet --no-resume --dead-letter /dev/null
+drop_indices 'packets-*'
+curl -s -XDELETE "$url/espcap-ingest-state" > /dev/null
+es=$(timed node bin/espcap.js --dir "$dir" --node "$url" --quiet --dead-letter /dev/null)
+es_docs=$(count 'packets-*')
+# Nothing is left to do for a second run: it only checks the resume state.
+again=$(timed node bin/espcap.js --dir "$dir" --node "$url" --quiet --dead-letter /dev/null)
+
+drop_indices 'tshark-packets-*'
+t0=$(date +%s.%N)
+printf '%s\0' "${files[@]}" |
+  xargs -0 -P "$cores" -I{} sh -c 'tshark -n -r "$1" -T ek 2>/dev/null | node bench/ek-to-bulk.js "$2" 1000 > /dev/null' _ {} "$url"
+tshark_es=$(seconds "$t0")
+tshark_docs=$(count 'tshark-packets-*')
+
+echo "| run | seconds | packets/s | documents in Elasticsearch |"
+echo "|---|---|---|---|"
+echo "| espcap --dir --output /dev/null, 1 worker (median of $runs) | $t1 | $(rate "$packets" "$t1") | - |"
+echo "| espcap --dir --output /dev/null, $workers workers (median of $runs) | $tn | $(rate "$packets" "$tn") | - |"
+echo "| espcap --dir --node ($cores workers) | $es | $(rate "$packets" "$es") | $es_docs of $packets |"
+echo "| the same again (all files already indexed) | $again | - | - |"
+echo "| tshark -T ek \| _bulk, $cores files at a time | $tshark_es | $(rate "$packets" "$tshark_es") | $tshark_docs of $packets |"
+echo
+echo "$workers workers vs 1: $(awk -v a="$t1" -v b="$tn" 'BEGIN { printf "%.2f", a / b }')x;" \
+  "espcap --node vs tshark | _bulk: $(awk -v a="$es" -v b="$tshark_es" 'BEGIN { printf "%.1f", b / a }')x; $(date -u +%Y-%m-%d)"
