@@ -243,14 +243,13 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     // the epoch; wiretap may leave an earlier record's time in it.
     nstime_t ts = fd.has_ts ? fd.abs_ts : nstime_t{0, 0};
     bool has_if = s.rec.rec_type == REC_TYPE_PACKET && (s.rec.presence_flags & WTAP_HAS_INTERFACE_ID);
-    // The timestamp, then the whole document line (head, layers, tail), then
-    // the protocol: see PacketBatch.
+    // The document line, and where its parts start: see PacketBatch.
+    s.iso.clear();
+    if (!json_text::append_iso_time(s.iso, ts.secs, ts.nsecs)) s.iso = "1970-01-01T00:00:00.000000000Z";
     batch.offsets.push_back((uint32_t)text.size());
-    size_t ts_at = text.size();
-    if (!json_text::append_iso_time(text, ts.secs, ts.nsecs)) text.append("1970-01-01T00:00:00.000000000Z");
-    s.iso.assign(text, ts_at, std::string::npos);
+    text.append("{\"@timestamp\":\"");
     batch.offsets.push_back((uint32_t)text.size());
-    text.append("{\"@timestamp\":\"").append(s.iso);
+    text.append(s.iso);
     // Epoch milliseconds as a JavaScript number prints them: shortest round trip, fixed notation.
     text.append("\",\"sniff_timestamp\":");
     append_number(text, (double)ts.secs * 1000 + (double)ts.nsecs / 1e6);
@@ -276,11 +275,11 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
       text.append("{}");
     }
     batch.offsets.push_back((uint32_t)text.size());
-    text.append(",\"protocol\":\"").append(*protocol).append("\"");
+    text.append(",\"protocol\":\"");
+    batch.offsets.push_back((uint32_t)text.size());
+    text.append(*protocol).append("\"");
     if (s.options.walk) s.writer.append_ecs_fields(text, *protocol);
     text.append("}\n");
-    batch.offsets.push_back((uint32_t)text.size());
-    text.append(*protocol);
     double meta[PacketBatch::kMetaPerPacket];
     meta[PacketBatch::kFrameNumber] = (double)fd.num;
     meta[PacketBatch::kSeconds] = (double)ts.secs;

@@ -42,24 +42,37 @@ export class BatchView {
   private get text(): string {
     return (this.decoded ??= this.batch.text.toString('latin1'));
   }
-  private span(i: number, k: Span): string {
-    return this.batch.text.latin1Slice(this.batch.offsets[SPANS * i + k], this.batch.offsets[SPANS * i + k + 1]);
+  private at(i: number, k: Span): number {
+    return this.batch.offsets[SPANS * i + k];
+  }
+  /** A quoted value's text, from where it starts to the closing quote. */
+  private quoted(i: number, k: Span): string {
+    const start = this.at(i, k);
+    return this.batch.text.latin1Slice(start, this.batch.text.indexOf(0x22, start));
   }
   timestamp(i: number): string {
-    return this.span(i, Span.Timestamp);
+    return this.quoted(i, Span.Timestamp);
   }
   protocol(i: number): string {
-    return this.span(i, Span.Protocol);
+    return this.quoted(i, Span.Protocol);
   }
   layersJson(i: number): string {
-    return this.text.slice(this.batch.offsets[SPANS * i + Span.Layers], this.batch.offsets[SPANS * i + Span.Layers + 1]);
+    return this.text.slice(this.at(i, Span.Layers), this.at(i, Span.Tail));
+  }
+  /** Where packet i's document line starts and ends (after its newline). */
+  lineStart(i: number): number {
+    return this.at(i, Span.Head);
+  }
+  lineEnd(i: number): number {
+    return i + 1 < this.count ? this.at(i + 1, Span.Head) : this.batch.offsets[SPANS * this.count];
   }
   meta(i: number, field: Meta): number {
     return this.batch.meta[META_FIELDS * i + field];
   }
   /** The packet's UTC day, YYYY-MM-DD. */
   day(i: number): string {
-    return this.span(i, Span.Timestamp).slice(0, 10);
+    const start = this.at(i, Span.Timestamp);
+    return this.batch.text.latin1Slice(start, start + 10);
   }
 }
 
@@ -93,16 +106,18 @@ export class DocumentBuilder {
   constructor(readonly context: CaptureContext) {}
 
   /**
-   * The documents of a whole batch as NDJSON bytes, copied byte for byte from
-   * the engine's text; `eachLine` may write something before each (an action line).
+   * The documents of a whole batch as NDJSON bytes: the engine's text as it
+   * is, or, with `eachLine` (which may write something before each document,
+   * an action line), a copy with those lines in between.
    */
   ndjson(view: BatchView, eachLine?: (i: number, out: Buffer, at: number) => number): Buffer {
-    const { text, offsets, count } = view.batch;
-    const out = Buffer.allocUnsafe(text.length + (eachLine ? count * 200 : 0));
+    const { text, count } = view.batch;
+    if (!eachLine) return text;
+    const out = Buffer.allocUnsafe(text.length + count * 200);
     let at = 0;
     for (let i = 0; i < count; i++) {
-      if (eachLine) at = eachLine(i, out, at);
-      at += text.copy(out, at, offsets[SPANS * i + Span.Head], offsets[SPANS * i + Span.Protocol]);
+      at = eachLine(i, out, at);
+      at += text.copy(out, at, view.lineStart(i), view.lineEnd(i));
     }
     return out.subarray(0, at);
   }

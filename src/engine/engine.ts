@@ -8,9 +8,9 @@ const packageRoot = path.join(__dirname, '..', '..', '..');
 /** Packets dissected together and handed over in one native crossing. */
 export interface PacketBatch {
   count: number;
-  /** ASCII; per packet SPANS spans, in the order of `Span`. */
+  /** The packets' documents as NDJSON, one ASCII line each, back to back. */
   text: Buffer;
-  /** SPANS * count + 1 offsets into `text`. */
+  /** Per packet SPANS offsets into `text`, where the parts of its line start (see `Span`); then the text's length. */
   offsets: Uint32Array;
   /** META_FIELDS numbers per packet, in the order of `Meta`. */
   meta: Float64Array;
@@ -19,16 +19,17 @@ export interface PacketBatch {
 }
 
 export const SPANS = 5;
+/** Where parts of a packet's document line start. */
 export const enum Span {
-  /** ISO-8601 UTC with nanoseconds. */
-  Timestamp = 0,
-  /** The document up to its layers: {"@timestamp":..., "layers": */
-  Head = 1,
-  /** The layers object. */
+  /** The line itself. It ends where the next packet's starts. */
+  Head = 0,
+  /** The @timestamp value, ISO-8601 UTC with nanoseconds; it ends at the next '"'. */
+  Timestamp = 1,
+  /** The layers object, which ends where Tail starts. */
   Layers = 2,
-  /** ,"protocol":..., the ECS fields, } and a newline: Head to Tail is the packet's NDJSON line. */
+  /** After the layers: the protocol, the ECS fields, the closing brace and newline. */
   Tail = 3,
-  /** The highest protocol. */
+  /** The highest protocol; it ends at the next '"'. */
   Protocol = 4,
 }
 
