@@ -8,6 +8,7 @@
 //                                   -> Promise<Reader>
 //   reader.next()  -> Promise<{count, text, offsets, meta, newFields} | null>, rejects at a read error
 //   reader.stats() -> {records, packets, resets, bytes, fileType, linkType}
+//   reader.stopAfter(record) ends the reader once that record is read
 //   reader.close()
 #include <napi.h>
 
@@ -192,6 +193,11 @@ Napi::Object MakeReader(Napi::Env env, std::shared_ptr<ReaderHandle> handle) {
     s.Set("fileType", core.file_type);
     s.Set("linkType", core.link_type);
     return s;
+  }));
+  reader.Set("stopAfter", Napi::Function::New(env, [handle](const Napi::CallbackInfo &info) -> Napi::Value {
+    // The engine is ahead of JavaScript: a record it has passed ends the reader at once.
+    handle->core->stop_after = (uint64_t)info[0].As<Napi::Number>().Int64Value();
+    return info.Env().Undefined();
   }));
   reader.Set("close", Napi::Function::New(env, [handle](const Napi::CallbackInfo &info) -> Napi::Value {
     handle->core->close();

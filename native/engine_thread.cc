@@ -46,6 +46,8 @@ void ReaderCore::pump(std::unique_ptr<CaptureDissector> dissector, const EngineT
     bool end = false, failed = false;
     while (batch->count < limits_.batch_size) {
       if (limits_.max_packets && delivered + batch->count >= limits_.max_packets) { end = true; break; }
+      uint64_t stop = stop_after.load();
+      if (stop && dissector->records_read() >= stop) { end = true; break; }
       CaptureDissector::Step step = dissector->next(*batch, err);
       records = dissector->records_read();
       if (step == CaptureDissector::Step::kEnd) { end = true; break; }

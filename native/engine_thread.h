@@ -58,6 +58,8 @@ class ReaderCore {
   std::atomic<uint64_t> packets{0};
   std::atomic<uint64_t> resets{0};
   std::atomic<uint64_t> bytes{0};   // position in the capture file, for progress
+  // Set from JavaScript: end the reader once this record is read (0: no such end).
+  std::atomic<uint64_t> stop_after{0};
   std::string file_type, link_type;   // set before the first batch
 
  private:

@@ -56,7 +56,8 @@ Parallel ingest:
 Memory:
   --session-packets N    reset Wireshark's per-capture state every N packets (default 100000,
                          0 never), like tshark -M
-  --worker-max-rss MB    restart the dissecting process when it has grown past MB (default 400)
+  --worker-max-rss MB    replace a dissecting process grown past MB at its next session reset,
+                         so its output stays the same (at once past twice MB; default 400)
 
   --quiet                no progress display or summary on stderr
   --help                 this text

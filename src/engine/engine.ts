@@ -59,6 +59,8 @@ export interface ReaderStats {
 export interface CaptureReader {
   next(): Promise<PacketBatch | null>;
   stats(): ReaderStats;
+  /** Ends the reader once this record is read (at once if the engine has passed it). */
+  stopAfter(record: number): void;
   close(): void;
 }
 

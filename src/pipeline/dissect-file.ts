@@ -1,6 +1,13 @@
 // Dissects one capture file (or the rest of it, after a record) and hands
 // every batch to the sink. It stops early when the process has grown past its
 // memory limit, saying where to resume (see worker-pool.ts).
+//
+// It stops at a session reset (a multiple of --session-packets): the fresh
+// process resuming there starts a fresh epan session, exactly as the reset
+// would have, so the documents are the same as if no process had been
+// replaced. Only past HARD_LIMIT times the limit, before such a point comes,
+// does it stop at once (cross-packet state such as tcp.stream then restarts
+// there, as after a tshark -M reset).
 import * as fs from 'node:fs';
 import { CaptureError, Meta, nextBatch, openCapture } from '../engine/engine';
 import { BatchView, captureFields, DocumentBuilder } from '../document';
@@ -8,6 +15,10 @@ import { FileCounts, NOTHING_PENDING, PacketSink } from '../sinks/sink';
 
 /** Share of the memory limit at which the pool is told to get a successor ready. */
 const NEAR_LIMIT = 0.8;
+/** Past this many times the limit, stop at once rather than at the next session reset. */
+export const HARD_LIMIT = 2;
+/** Records the engine may move on between reading its position and being told where to stop (it reads about 50 per millisecond). */
+const STOP_MARGIN = 64;
 
 export interface FileJob {
   path: string;
@@ -88,6 +99,7 @@ export async function dissectFile(
   }
   try {
     let ended = true;
+    let stopAt = 0; // the session reset this part ends at, for a fresh process to take over
     for (let batch = await nextBatch(reader); batch; batch = await nextBatch(reader)) {
       const view = new BatchView(batch);
       if (!options.dissectOnly) await sink.write(view, documents);
@@ -106,18 +118,25 @@ export async function dissectFile(
       }
       if (options.maxRssBytes) {
         const rss = process.memoryUsage.rss();
-        if (rss > options.maxRssBytes) {
+        if (rss > NEAR_LIMIT * options.maxRssBytes) hooks.onNearLimit();
+        if (rss > HARD_LIMIT * options.maxRssBytes || (rss > options.maxRssBytes && !options.sessionPackets)) {
           result.recycle = true;
           ended = false;
           break;
         }
-        if (rss > NEAR_LIMIT * options.maxRssBytes) hooks.onNearLimit();
+        if (rss > options.maxRssBytes && !stopAt) {
+          const every = options.sessionPackets;
+          stopAt = Math.ceil((reader.stats().records + STOP_MARGIN) / every) * every;
+          reader.stopAfter(stopAt);
+        }
       }
     }
     if (ended) {
-      // Everything read was written: the file is finished up to its last record.
+      // Everything read was written: the file is finished up to its last record,
+      // or up to the session reset where a fresh process takes over.
       result.records = reader.stats().records;
-      result.complete = true;
+      if (stopAt && result.records >= stopAt) result.recycle = true;
+      else result.complete = true;
     }
   } catch (err) {
     // A read error ends this file only; a failing sink (output gone, cluster

@@ -93,7 +93,16 @@ async function run(inbox: Inbox): Promise<void> {
     sink = await openSink(setup.output);
     const settling: Promise<void>[] = [];
     let nearLimitSent = false;
+    let partsRead = 0;
     for (let m = await inbox.next(); m.type === 'job'; m = await inbox.next()) {
+      const { maxRssBytes } = setup.options;
+      if (partsRead++ && maxRssBytes && process.memoryUsage.rss() > maxRssBytes) {
+        // Grown past the limit between files: hand this one to a fresh process untouched.
+        const { path, skipRecords } = m.job;
+        await send({ type: 'read', result: { path, skipRecords, packets: 0, records: skipRecords, complete: false, recycle: true } });
+        await send({ type: 'settled', path, skipRecords, counts: { indexed: 0, duplicates: 0, deadLettered: 0 } });
+        break;
+      }
       let packetsSent = 0;
       let lastSent = 0;
       const path = m.job.path;
