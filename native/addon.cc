@@ -10,6 +10,7 @@
 //   reader.stats() -> {records, packets, resets, bytes, fileType, linkType}
 //   reader.stopAfter(record) ends the reader once that record is read
 //   reader.close()
+// and live capture: see live_binding.cc.
 #include <napi.h>
 
 #include <deque>
@@ -17,6 +18,8 @@
 
 #include "engine_thread.h"
 #include "epan_runtime.h"
+
+void register_live(Napi::Env env, Napi::Object exports);  // live_binding.cc
 
 namespace {
 
@@ -227,10 +230,12 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   options.skip_records = get_number(o, "skipRecords", 0);
   options.walk = !o.Get("walk").IsBoolean() || o.Get("walk").ToBoolean();
   options.document_fields = get_string(o, "documentFields");
+  options.frame_offset = get_number(o, "frameOffset", 0);
   ReaderLimits limits;
   limits.batch_size = (uint32_t)std::max<uint64_t>(1, get_number(o, "batchSize", limits.batch_size));
   limits.read_ahead = (uint32_t)std::max<uint64_t>(1, get_number(o, "readAhead", limits.read_ahead));
   limits.max_packets = get_number(o, "maxPackets", 0);
+  if (o.Get("live").IsBoolean() && o.Get("live").ToBoolean()) limits.live_fd = 0;  // the stream comes on standard input
 
   auto handle = std::make_shared<ReaderHandle>();
   // Runs on the JavaScript thread whenever the engine has pushed a batch or finished.
@@ -266,6 +271,7 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
 }
 
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
+  register_live(env, exports);
   exports.Set("init", Napi::Function::New(env, Init));
   exports.Set("fieldRegistry", Napi::Function::New(env, FieldRegistry));
   exports.Set("open", Napi::Function::New(env, Open));

@@ -256,7 +256,7 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     text.append(",\"sniff_date_utc\":\"").append(s.iso, 0, 19).append("\"");
     text.append(s.options.document_fields);
     text.append(",\"frame_number\":");
-    append_number(text, (double)fd.num);
+    append_number(text, (double)(fd.num + s.options.frame_offset));
     text.append(",\"captured_length\":");
     append_number(text, (double)fd.cap_len);
     text.append(",\"length\":");
@@ -281,7 +281,7 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     if (s.options.walk) s.writer.append_ecs_fields(text, *protocol);
     text.append("}\n");
     double meta[PacketBatch::kMetaPerPacket];
-    meta[PacketBatch::kFrameNumber] = (double)fd.num;
+    meta[PacketBatch::kFrameNumber] = (double)(fd.num + s.options.frame_offset);
     meta[PacketBatch::kSeconds] = (double)ts.secs;
     meta[PacketBatch::kNanoseconds] = (double)ts.nsecs;
     meta[PacketBatch::kCapturedLength] = (double)fd.cap_len;

@@ -16,6 +16,7 @@ struct CaptureOptions {
   uint64_t skip_records = 0;   // records to read without dissecting (resume after a recycle)
   bool walk = true;            // false: dissect with a full tree but write no layers (benchmark floor)
   std::string document_fields; // the capture's own document fields, each preceded by a comma (document.ts)
+  uint64_t frame_offset = 0;   // added to frame numbers in documents: a live stream continues earlier ones
 };
 
 // A failure with a stable code for JavaScript and a one-line message.

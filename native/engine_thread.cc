@@ -1,5 +1,7 @@
 #include "engine_thread.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -48,6 +50,11 @@ void ReaderCore::pump(std::unique_ptr<CaptureDissector> dissector, const EngineT
       if (limits_.max_packets && delivered + batch->count >= limits_.max_packets) { end = true; break; }
       uint64_t stop = stop_after.load();
       if (stop && dissector->records_read() >= stop) { end = true; break; }
+      // Live: a quiet link must not hold packets back until a batch is full.
+      if (limits_.live_fd >= 0 && batch->count) {
+        struct pollfd waiting{limits_.live_fd, POLLIN, 0};
+        if (poll(&waiting, 1, 0) == 0) break;
+      }
       CaptureDissector::Step step = dissector->next(*batch, err);
       records = dissector->records_read();
       if (step == CaptureDissector::Step::kEnd) { end = true; break; }

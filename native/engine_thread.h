@@ -36,6 +36,7 @@ struct ReaderLimits {
   uint32_t batch_size = 512;   // packets per batch handed to JavaScript
   uint32_t read_ahead = 4;     // batches dissected ahead of what JavaScript took
   uint64_t max_packets = 0;    // stop after this many packets; 0 for no limit
+  int live_fd = -1;            // a live stream's pipe: hand over a batch as soon as no more is waiting in it
 };
 
 // Dissected batches waiting for JavaScript, bounded by read_ahead: when

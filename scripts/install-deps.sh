@@ -19,6 +19,7 @@ packages=(
   util-linux                                                     # runuser, for tests that drop root
   default-jre-headless maven unzip                               # a local Elasticsearch for tests
   time curl                                                      # benchmarks: peak memory, cluster calls
+  iproute2 tcpreplay                                             # live-capture tests: namespaces, veth, replay
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 apt-get install -y -q --no-install-recommends "${packages[@]}"

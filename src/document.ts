@@ -25,8 +25,10 @@ export interface CaptureContext {
   fileName?: string;
   /** Modification time of the capture file (file captures only). */
   fileDate?: Date;
-  /** Identity of the capture, for document ids (see capture-id.ts). */
+  /** Identity of the capture, for document ids (see capture-id.ts; a live capture's run id). */
   id?: string;
+  /** The interface of a live capture. */
+  interfaceName?: string;
 }
 
 /** Read access to the packets of one batch. */
@@ -88,14 +90,18 @@ function isoSeconds(date: Date): string {
   return date.toISOString().slice(0, 19);
 }
 
+/** A JSON string in pure ASCII: JSON.stringify leaves non-ASCII as is. */
+function asciiJson(text: string): string {
+  return JSON.stringify(text).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
 /** The fields every document of a capture shares, each preceded by a comma, as pure ASCII JSON. */
 export function captureFields(context: CaptureContext): string {
   let fields = `,"capture":"${context.capture}"`;
   if (context.id) fields += `,"capture_id":"${context.id}"`;
+  if (context.interfaceName !== undefined) fields += `,"interface_name":${asciiJson(context.interfaceName)}`;
   if (context.capture === 'file') {
-    // JSON.stringify leaves non-ASCII as is; escape it so documents stay ASCII.
-    const name = JSON.stringify(context.fileName ?? '').replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-    fields += `,"file_name":${name}`;
+    fields += `,"file_name":${asciiJson(context.fileName ?? '')}`;
     if (context.fileDate) fields += `,"file_date_utc":"${isoSeconds(context.fileDate)}"`;
   }
   return fields;

@@ -123,7 +123,10 @@ test('a run killed part-way (SIGKILL, as a crash or reboot) and started again: e
     if ((state.count ?? 0) >= 2) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  // Everything at once, as a crash or reboot would: espcap and its dissecting processes (own process groups).
+  const workers = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   process.kill(-child.pid!, 'SIGKILL');
+  for (const pid of workers) process.kill(pid, 'SIGKILL');
   await exited;
   const partial = await indexedSoFar();
   assert.ok(partial > 0 && partial < expectedTotal, `killed part-way: ${partial} of ${expectedTotal} indexed (${stderr})`);

@@ -42,6 +42,15 @@ Selection:
   --filter EXPR          keep only packets matching a Wireshark display filter
   --bpf EXPR             capture filter (BPF) for live capture
 
+Live capture (--nic):
+  --snaplen N            bytes captured per packet at most (default 262144)
+  --no-promisc           do not put the interface into promiscuous mode (default: do)
+  --buffer-size MB       kernel capture buffer in MiB (default 32: absorbs bursts)
+  --user USER            when started as root: the user espcap runs as once the
+                         interface is open, before any packet is dissected (default nobody)
+  --stats-interval S     every S seconds, capture counters as a JSON line on stderr
+                         (captured, dissected, kernel/interface/espcap drops); 0 never (default)
+
 Documents:
   --max-bytes N          leave out byte fields longer than N bytes (default 64, 0 keeps all)
 
@@ -86,8 +95,17 @@ export interface ElasticsearchFlags {
   insecure: boolean;
 }
 
+export interface LiveFlags {
+  snaplen: number;
+  promisc: boolean;
+  bufferMb: number;
+  user: string;
+  statsIntervalSeconds: number;
+}
+
 export interface Options {
   mode: Mode;
+  live: LiveFlags;
   output?: string;
   node?: string;
   elasticsearch?: ElasticsearchFlags;
@@ -162,6 +180,12 @@ export function parseCommandLine(argv: string[]): Options {
         'worker-max-rss': { type: 'string' },
         workers: { type: 'string' },
         'no-resume': { type: 'boolean' },
+        snaplen: { type: 'string' },
+        promisc: { type: 'boolean' },
+        'no-promisc': { type: 'boolean' },
+        'buffer-size': { type: 'string' },
+        user: { type: 'string' },
+        'stats-interval': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         'dissect-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -205,13 +229,26 @@ export function parseCommandLine(argv: string[]): Options {
   }
 
   if (v['no-resume'] && node === undefined) throw new UsageError('--no-resume applies to indexing (--node) only');
+  const isLive = modes[0].kind === 'nic';
+  for (const flag of ['snaplen', 'promisc', 'no-promisc', 'buffer-size', 'user', 'stats-interval'] as const)
+    if (v[flag] !== undefined && !isLive) throw new UsageError(`--${flag} applies to live capture (--nic) only`);
+  if (v.promisc && v['no-promisc']) throw new UsageError('give either --promisc or --no-promisc, not both');
+  if (isLive && v.workers !== undefined && v.workers !== '1') throw new UsageError('live capture dissects in one process at a time: leave out --workers');
+  const live: LiveFlags = {
+    snaplen: integer('snaplen', v.snaplen, 262144, 64),
+    promisc: !v['no-promisc'],
+    bufferMb: integer('buffer-size', v['buffer-size'], 32, 1),
+    user: nonEmpty('user', v.user) ?? 'nobody',
+    statsIntervalSeconds: integer('stats-interval', v['stats-interval'], 0, 0),
+  };
   const count = integer('count', v.count, 0, 1);
   const toStdout = node === undefined && (v.output === undefined || v.output === '-');
-  const workers = integer('workers', v.workers, toStdout || count ? 1 : availableParallelism(), 1);
+  const workers = integer('workers', v.workers, toStdout || count || isLive ? 1 : availableParallelism(), 1);
   if (workers > 1 && toStdout) throw new UsageError('--workers above 1 needs --output FILE or --node: on standard output the packets of several files would interleave');
   if (workers > 1 && count) throw new UsageError('--count takes the first packets in file order, with one worker: leave out --workers');
   return {
     mode: modes[0],
+    live,
     output: nonEmpty('output', v.output),
     node,
     elasticsearch,
@@ -231,6 +268,7 @@ export function parseCommandLine(argv: string[]): Options {
 
 function defaults(): Omit<Options, 'mode'> {
   return {
+    live: { snaplen: 262144, promisc: true, bufferMb: 32, user: 'nobody', statsIntervalSeconds: 0 },
     chunk: 1000,
     count: 0,
     maxBytes: 64,

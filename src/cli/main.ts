@@ -280,9 +280,16 @@ async function run(argv: string[]): Promise<number> {
       return runFiles(options, mode.files, false);
     case 'dir':
       return runFiles(options, listCaptureCandidates(mode.dir), true);
-    case 'nic':
+    case 'nic': {
+      const { runLiveCommand } = await import('./live');
+      const prepare = async (): Promise<OutputSpec> =>
+        options.elasticsearch
+          ? prepareElasticsearch(options.elasticsearch, options.chunk, options.quiet)
+          : { format: options.output ? 'ndjson' : 'dump', target: options.output ?? '-' };
+      return runLiveCommand(options, mode.nic, prepare);
+    }
     case 'list-interfaces':
-      throw new EspcapError('live capture (--nic, --list-interfaces) is not available in this version yet');
+      return (await import('./live')).printInterfaces();
   }
 }
 

@@ -82,9 +82,13 @@ export interface OpenOptions {
   walk?: boolean;
   /** The capture's own document fields, each preceded by a comma (see document.ts). */
   documentFields?: string;
+  /** A live stream on standard input (path "-"): hand over batches without waiting for them to fill. */
+  live?: boolean;
+  /** Added to frame numbers in documents: a live stream continues the streams before it. */
+  frameOffset?: number;
 }
 
-interface NativeAddon {
+export interface NativeAddon {
   init(options: { configDir: string }): Promise<{ version: string }>;
   fieldRegistry(): Promise<string>;
   open(options: OpenOptions): Promise<CaptureReader>;
@@ -96,7 +100,8 @@ export class CaptureError extends EspcapError {}
 let addon: NativeAddon | undefined;
 let ready: Promise<{ version: string }> | undefined;
 
-function loadAddon(): NativeAddon {
+/** The native addon, loaded once. */
+export function loadAddon(): NativeAddon {
   if (addon) return addon;
   const file = path.join(packageRoot, 'build', 'Release', 'espcap.node');
   try {

@@ -17,6 +17,8 @@ import { FileCounts, NOTHING_PENDING, PacketSink } from '../sinks/sink';
 const NEAR_LIMIT = 0.8;
 /** Past this many times the limit, stop at once rather than at the next session reset. */
 export const HARD_LIMIT = 2;
+/** A live process dissects at least this many packets before it asks to be replaced. */
+const LIVE_MIN_PACKETS = 10000;
 /** Records the engine may move on between reading its position and being told where to stop (it reads about 50 per millisecond). */
 const STOP_MARGIN = 64;
 
@@ -28,6 +30,8 @@ export interface FileJob {
   skipRecords: number;
   /** Packets still wanted (--count); 0 for no limit. */
   maxPackets: number;
+  /** A live stream on standard input instead of a file (path "-"), see pipeline/live.ts. */
+  live?: { interfaceName: string; frameOffset: number };
 }
 
 export interface DissectOptions {
@@ -64,6 +68,8 @@ export interface DissectHooks {
   /** After each batch: packets and file bytes read so far in this part. */
   onBatch(packets: number, bytes: number): void;
   onNearLimit(): void;
+  /** Live only: past the limit; the capture side replaces this process. */
+  onOverLimit?(): void;
 }
 
 /**
@@ -77,7 +83,11 @@ export async function dissectFile(
   hooks: DissectHooks,
 ): Promise<{ result: PartResult; settled: Promise<FileCounts> }> {
   const result: PartResult = { path: job.path, skipRecords: job.skipRecords, packets: 0, records: job.skipRecords, complete: false };
-  const documents = new DocumentBuilder({ capture: 'file', fileName: job.path, fileDate: fileDate(job.path), id: job.captureId });
+  const documents = new DocumentBuilder(
+    job.live
+      ? { capture: 'live', id: job.captureId, interfaceName: job.live.interfaceName }
+      : { capture: 'file', fileName: job.path, fileDate: fileDate(job.path), id: job.captureId },
+  );
   let reader;
   try {
     reader = await openCapture({
@@ -89,6 +99,8 @@ export async function dissectFile(
       skipRecords: job.skipRecords,
       maxPackets: job.maxPackets,
       walk: !options.dissectOnly,
+      live: job.live !== undefined,
+      frameOffset: job.live?.frameOffset,
     });
   } catch (err) {
     const e = err as CaptureError;
@@ -111,7 +123,8 @@ export async function dissectFile(
         ended = false;
         break;
       }
-      if (hooks.shouldStop()) {
+      // A live stream is read to its end: the capture side stops it.
+      if (!job.live && hooks.shouldStop()) {
         result.interrupted = true;
         ended = false;
         break;
@@ -119,6 +132,11 @@ export async function dissectFile(
       if (options.maxRssBytes) {
         const rss = process.memoryUsage.rss();
         if (rss > NEAR_LIMIT * options.maxRssBytes) hooks.onNearLimit();
+        if (job.live) {
+          // Not before some work is done: a limit below a fresh process's size would replace it over and over.
+          if (rss > options.maxRssBytes && result.packets >= LIVE_MIN_PACKETS) hooks.onOverLimit?.();
+          continue;
+        }
         if (rss > HARD_LIMIT * options.maxRssBytes || (rss > options.maxRssBytes && !options.sessionPackets)) {
           result.recycle = true;
           ended = false;

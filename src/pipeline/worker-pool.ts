@@ -70,10 +70,13 @@ const workerScript = path.join(__dirname, 'worker.js');
  * Starts a dissecting process. It initialises libwireshark at once, before
  * it has work: a successor started ahead of time takes over without delay.
  */
-function spawnWorker(options: PoolOptions): ChildProcess {
+export function spawnWorker(options: Pick<PoolOptions, 'dissect' | 'output'>, stdin: 'ignore' | number = 'ignore', extraFds: number[] = []): ChildProcess {
   // Credentials reach the process over IPC with its work, not in its environment.
   const { ESPCAP_PASSWORD, ESPCAP_API_KEY, ...env } = process.env;
-  const child = fork(workerScript, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+  // Its own process group: Ctrl-C at a terminal reaches espcap alone, which
+  // stops its dissecting processes in order (and a process just starting is
+  // not killed by it).
+  const child = fork(workerScript, [], { stdio: [stdin, 'inherit', 'inherit', 'ipc', ...extraFds], env, detached: true });
   child.send({ type: 'setup', options: options.dissect, output: options.output } satisfies ToWorker);
   return child;
 }

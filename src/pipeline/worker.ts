@@ -35,6 +35,8 @@ export type FromWorker =
   | { type: 'settled'; path: string; skipRecords: number; counts: FileCounts }
   /** Memory is at 80% of the limit: a successor should get ready. */
   | { type: 'near-limit' }
+  /** Live only: past the limit; the capture side switches the stream to a successor. */
+  | { type: 'over-limit' }
   /** All flushed; the process exits. */
   | { type: 'done'; indexCounts?: IndexCounts }
   | { type: 'fatal'; message: string; outputClosed: boolean; usage: boolean };
@@ -66,8 +68,9 @@ class Inbox {
       this.queue.push(m);
       this.wake?.();
     });
-    // The pool went away (killed): treat it as the end of the work.
+    // The pool went away (killed): stop after this batch, flush, and end.
     process.on('disconnect', () => {
+      interrupted = true;
       this.queue.push({ type: 'finish' });
       this.wake?.();
     });
@@ -80,11 +83,13 @@ class Inbox {
   }
 }
 
+// Stopped by espcap (SIGTERM), or espcap is gone: finish the current batch,
+// flush, report. A live stream is read to its end: the capture side ends it.
+let interrupted = false;
+process.on('SIGINT', () => (interrupted = true));
+process.on('SIGTERM', () => (interrupted = true));
+
 async function run(inbox: Inbox): Promise<void> {
-  let interrupted = false;
-  // Ctrl-C reaches the whole process group: finish the current batch, flush, report.
-  process.on('SIGINT', () => (interrupted = true));
-  process.on('SIGTERM', () => (interrupted = true));
   const setup = await inbox.next();
   if (setup.type !== 'setup') return;
   let sink: PacketSink | undefined;
@@ -93,6 +98,7 @@ async function run(inbox: Inbox): Promise<void> {
     sink = await openSink(setup.output);
     const settling: Promise<void>[] = [];
     let nearLimitSent = false;
+    let overLimitSent = false;
     let partsRead = 0;
     for (let m = await inbox.next(); m.type === 'job'; m = await inbox.next()) {
       const { maxRssBytes } = setup.options;
@@ -118,6 +124,10 @@ async function run(inbox: Inbox): Promise<void> {
         onNearLimit() {
           if (!nearLimitSent) void send({ type: 'near-limit' });
           nearLimitSent = true;
+        },
+        onOverLimit() {
+          if (!overLimitSent) void send({ type: 'over-limit' });
+          overLimitSent = true;
         },
       });
       if (result.packets > packetsSent) void send({ type: 'progress', path, packets: result.packets - packetsSent, position: 0 });

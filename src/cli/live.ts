@@ -1,0 +1,173 @@
+// espcap --nic and --list-interfaces: opening the interface (the only step
+// that needs privileges), dropping root, running the capture, and reporting
+// what was captured, dissected and dropped.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { Options } from './args';
+import { listInterfaces, openLive } from '../engine/live-capture';
+import { EspcapError, UsageError } from '../errors';
+import { LiveRun, LiveStatus, runLive } from '../pipeline/live';
+import { OutputSpec } from '../pipeline/worker';
+import { OutputClosedError } from '../sinks/sink';
+
+function warn(message: string): void {
+  process.stderr.write(`espcap: ${message}\n`);
+}
+
+export function printInterfaces(): number {
+  for (const nic of listInterfaces()) {
+    const state = [nic.up ? 'up' : 'down', nic.running ? 'running' : '', nic.loopback ? 'loopback' : ''].filter(Boolean).join(', ');
+    const about = [nic.description, nic.addresses.join(' ')].filter(Boolean).join('; ');
+    process.stdout.write(`${nic.name}\t(${state})${about ? `\t${about}` : ''}\n`);
+  }
+  return 0;
+}
+
+/** The uid and gid of a user, from /etc/passwd (no shell, no libc lookup from JavaScript). */
+function lookUpUser(name: string): { uid: number; gid: number } {
+  const passwd = fs.readFileSync('/etc/passwd', 'utf8');
+  for (const line of passwd.split('\n')) {
+    const fields = line.split(':');
+    if (fields[0] === name) return { uid: Number(fields[2]), gid: Number(fields[3]) };
+  }
+  throw new UsageError(`--user ${name}: no such user`);
+}
+
+/**
+ * Files the dissecting processes write are opened here, before privileges are
+ * dropped, and handed down as open descriptors (4, 5, ...): an unprivileged
+ * process may not be able to reach the directory they are in.
+ */
+function openOutputs(output: OutputSpec, owner: { uid: number; gid: number } | undefined): { output: OutputSpec; fds: number[] } {
+  const fds: number[] = [];
+  const handDown = (file: string, flags: string) => {
+    let fd: number;
+    try {
+      fd = fs.openSync(file, flags);
+    } catch (err) {
+      throw new EspcapError(`cannot open ${file}: ${(err as Error).message}`);
+    }
+    // Only a file espcap writes becomes the unprivileged user's (never /dev/null and the like).
+    if (owner && fs.fstatSync(fd).isFile()) fs.fchownSync(fd, owner.uid, owner.gid);
+    fds.push(fd);
+    return `/dev/fd/${3 + fds.length}`;
+  };
+  if (output.format === 'elasticsearch')
+    return { output: { ...output, bulk: { ...output.bulk, deadLetterPath: handDown(output.bulk.deadLetterPath, 'a') } }, fds };
+  if (output.target === '-') return { output, fds };
+  return { output: { ...output, target: handDown(output.target, 'w') }, fds };
+}
+
+function dropPrivileges(user: { uid: number; gid: number }, name: string): void {
+  process.setgroups!([user.gid]);
+  process.setgid!(user.gid);
+  process.setuid!(user.uid);
+  if (process.getuid!() === 0 || process.geteuid!() === 0) throw new EspcapError(`could not drop root privileges to ${name}`);
+}
+
+/** One status line: on a terminal redrawn in place, in a log a line every 10 s. */
+function statusLine(s: LiveStatus, seconds: number): string {
+  const rate = seconds > 0 ? Math.round(s.captured / seconds) : 0;
+  return (
+    `captured ${s.captured} (${rate}/s), dissected ${s.dissected}; dropped: ${s.kernelDrops} by the kernel, ` +
+    `${s.interfaceDrops} by the interface, ${s.queueDrops} by espcap; queued ${(s.queuedBytes / 1e6).toFixed(1)} MB`
+  );
+}
+
+function statsJson(s: LiveStatus): string {
+  return JSON.stringify({
+    '@timestamp': new Date().toISOString(),
+    captured: s.captured,
+    dissected: s.dissected,
+    kernel_received: s.kernelReceived,
+    kernel_drops: s.kernelDrops,
+    interface_drops: s.interfaceDrops,
+    espcap_drops: s.queueDrops,
+    queued_bytes: s.queuedBytes,
+  });
+}
+
+export async function runLiveCommand(options: Options, nic: string, prepare: () => Promise<OutputSpec>): Promise<number> {
+  const started = Date.now();
+  const output = await prepare();
+  const root = process.getuid!() === 0;
+  const user = root ? lookUpUser(options.live.user) : undefined;
+  const capture = openLive({
+    interface: nic,
+    bpf: options.bpf,
+    snaplen: options.live.snaplen,
+    promisc: options.live.promisc,
+    bufferBytes: options.live.bufferMb * 1024 * 1024,
+    queueBytes: 64 * 1024 * 1024,
+    maxPackets: options.count,
+  });
+  const outputs = openOutputs(output, user);
+  if (user) dropPrivileges(user, options.live.user);
+  if (!options.quiet) warn(`capturing on ${nic}${options.bpf ? ` (BPF: ${options.bpf})` : ''}${user ? `, dissecting as ${options.live.user}` : ''}; Ctrl-C to stop`);
+
+  const interactive = !options.quiet && process.stderr.isTTY && !(output.format !== 'elasticsearch' && output.target === '-');
+  let lastLine = started;
+  let lastStats = Date.now();
+  let drawn = false;
+  let run: LiveRun;
+  try {
+    run = await runLive(capture, {
+      interfaceName: nic,
+      runId: randomBytes(10).toString('hex'),
+      dissect: {
+        filter: options.filter,
+        maxBytes: options.maxBytes,
+        sessionPackets: options.sessionPackets,
+        maxRssBytes: options.workerMaxRssMb * 1024 * 1024,
+        dissectOnly: false,
+      },
+      output: outputs.output,
+      inheritFds: outputs.fds,
+      onTick(status) {
+        const now = Date.now();
+        const seconds = (now - started) / 1000;
+        if (interactive) {
+          process.stderr.write(`\r\x1b[K${statusLine(status, seconds).slice(0, (process.stderr.columns || 80) - 1)}`);
+          drawn = true;
+        } else if (!options.quiet && output.format !== 'dump' && now - lastLine >= 10000) {
+          warn(statusLine(status, seconds));
+          lastLine = now;
+        }
+        if (options.live.statsIntervalSeconds && now - lastStats >= options.live.statsIntervalSeconds * 1000) {
+          process.stderr.write(statsJson(status) + '\n');
+          lastStats = now;
+        }
+      },
+    });
+  } catch (err) {
+    if (err instanceof OutputClosedError) return 0;
+    throw err;
+  } finally {
+    if (drawn) process.stderr.write('\r\x1b[K');
+    for (const fd of outputs.fds) fs.closeSync(fd);
+  }
+  return report(options, nic, run, output, (Date.now() - started) / 1000);
+}
+
+function report(options: Options, nic: string, run: LiveRun, output: OutputSpec, seconds: number): number {
+  const s = run.status;
+  if (options.live.statsIntervalSeconds) process.stderr.write(statsJson(s) + '\n');
+  for (const how of run.crashes) warn(`a dissecting process died (${how}); the packets it had not written are lost and counted below`);
+  let failed = run.crashes.length > 0;
+  if (output.format === 'elasticsearch') {
+    const { indexed, duplicates, deadLettered } = run.counts;
+    const notIndexed = s.dissected - indexed - duplicates - deadLettered;
+    if (deadLettered) warn(`${deadLettered} documents refused by Elasticsearch are in ${output.bulk.deadLetterPath}, with the reasons`);
+    if (!options.quiet || deadLettered || notIndexed)
+      warn(`Elasticsearch: ${s.dissected} packets read, ${indexed} indexed, ${duplicates} duplicates (already indexed), ${deadLettered} dead-lettered, ${notIndexed} not sent; ${run.indexCounts.retries} retries`);
+    failed ||= s.dissected !== indexed + duplicates;
+  }
+  if (!options.quiet) {
+    let summary = `${s.captured} packets captured on ${nic} in ${seconds.toFixed(1)} s, ${s.dissected} dissected; dropped: ${s.kernelDrops} by the kernel, ${s.interfaceDrops} by the interface, ${s.queueDrops} by espcap`;
+    if (options.count && s.captured >= options.count) summary += `, stopped at --count ${options.count}`;
+    if (run.interrupted) summary += ', interrupted';
+    if (run.processes > 1) summary += `, dissecting process replaced ${run.processes - 1} time${run.processes === 2 ? '' : 's'} to bound memory`;
+    warn(summary);
+  }
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,174 @@
+// Live capture on real interfaces: a veth pair between two private network
+// namespaces (nothing leaves them), captures replayed into one end with
+// tcpreplay, espcap capturing on the other. What arrives is compared with
+// what tshark reads from the replayed file.
+import { ChildProcess, execFileSync } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
+import { Doc, espcap, parseNdjson, tsharkFields } from './support/programs';
+import { es as esCall, esUrl, resetCluster } from './support/elasticsearch';
+import * as net_ from 'node:net';
+import { canMakeNetworks, VethPair } from './support/network';
+
+const httpPcap = path.join(testPcaps, 'test_http.pcap'); // 1268 packets
+const dnsPcap = path.join(testPcaps, 'test_dns.pcap'); // 108 packets
+const cannot = canMakeNetworks();
+let net: VethPair;
+
+before(() => {
+  if (!cannot) net = new VethPair('t');
+});
+after(() => net?.remove());
+
+interface Capture {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts espcap in the capture namespace and waits until it captures. */
+async function startCapture(args: string[]): Promise<Capture> {
+  const child = net.spawnInCapture(process.execPath, [espcapBin, '--nic', net.nic, ...args], { detached: true });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  for (let waited = 0; !/capturing on/.test(stderr); waited += 50) {
+    if (waited > 15000 || child.exitCode !== null) throw new Error(`espcap did not start capturing:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, stderr: () => stderr, exited };
+}
+
+/** What tshark reads from a capture, per packet: the fields compared with the live documents. */
+async function expectedRows(file: string): Promise<string[]> {
+  const rows = await tsharkFields(file, ['frame.len', 'ip.src', 'ip.dst', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'dns.id']);
+  return rows.map((r) => JSON.stringify(r.map((values) => values[0] ?? null)));
+}
+
+function documentRow(d: Doc): string {
+  const l = d.layers;
+  const first = (v: unknown) => (v === undefined ? null : String(Array.isArray(v) ? v[0] : v));
+  const hex = (v: unknown) => (v === undefined ? null : `0x${Number(Array.isArray(v) ? v[0] : v).toString(16).padStart(4, '0')}`);
+  return JSON.stringify([String(d.length), first(l.ip?.src), first(l.ip?.dst), first(l.tcp?.srcport), first(l.tcp?.dstport), first(l.udp?.srcport), hex(l.dns?.id)]);
+}
+
+test('packets replayed over veth arrive complete, in order, with the fields tshark reads from the file', { skip: cannot }, async () => {
+  const out = path.join(tempDir('live'), 'http.ndjson');
+  const capture = await startCapture(['--output', out, '--count', '1268']);
+  net.replay(httpPcap, 2000);
+  assert.equal(await capture.exited, 0, capture.stderr());
+  const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
+  assert.equal(docs.length, 1268);
+  assert.deepEqual(docs.map(documentRow), await expectedRows(httpPcap));
+  assert.deepEqual(docs.map((d) => d.frame_number), docs.map((_, i) => i + 1));
+  assert.ok(docs.every((d) => d.capture === 'live' && d.interface_name === net.nic && d.file_name === undefined && d.capture_id === docs[0].capture_id));
+  assert.match(capture.stderr(), /1268 packets captured on espcap0 .* 1268 dissected; dropped: 0 by the kernel, 0 by the interface, 0 by espcap, stopped at --count 1268/);
+});
+
+test('--bpf keeps exactly the matching packets: DNS over UDP out of HTTP and DNS traffic', { skip: cannot }, async () => {
+  const out = path.join(tempDir('live'), 'dns.ndjson');
+  const capture = await startCapture(['--output', out, '--bpf', 'udp port 53']);
+  net.replay(httpPcap, 4000);
+  net.replay(dnsPcap, 2000);
+  await new Promise((r) => setTimeout(r, 1000));
+  process.kill(-capture.child.pid!, 'SIGINT');
+  assert.equal(await capture.exited, 0, capture.stderr());
+  const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
+  const dnsRows = (await tsharkFields(dnsPcap, ['udp.port'], ['-Y', 'udp.port == 53'])).length;
+  assert.ok(dnsRows > 0);
+  assert.equal(docs.length, dnsRows, 'every DNS packet, and nothing else');
+  assert.ok(docs.every((d) => d.layers.udp && !d.layers.tcp));
+  assert.match(capture.stderr(), /, interrupted/);
+});
+
+test('dissection runs unprivileged: after opening the interface espcap and its dissecting process run as nobody', { skip: cannot }, async () => {
+  const capture = await startCapture(['--output', path.join(tempDir('live'), 'x.ndjson')]);
+  // `ip netns exec` runs node: espcap is its child (or itself, where ip execs).
+  const espcapPid = Number(execFileSync('pgrep', ['-f', `${espcapBin} --nic ${net.nic}`], { encoding: 'utf8' }).trim().split('\n')[0]);
+  const uid = (pid: number) => /^Uid:\s+(\d+)\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))!.slice(1, 3).map(Number);
+  const workers = fs.readFileSync(`/proc/${espcapPid}/task/${espcapPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  assert.ok(workers.length >= 1);
+  const nobody = Number(fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':')[2]);
+  assert.deepEqual(uid(espcapPid), [nobody, nobody]);
+  for (const worker of workers) assert.deepEqual(uid(worker), [nobody, nobody]);
+  process.kill(-capture.child.pid!, 'SIGINT');
+  assert.equal(await capture.exited, 0, capture.stderr());
+  assert.match(capture.stderr(), /dissecting as nobody/);
+});
+
+test('a dissecting process past its memory limit is replaced while capture goes on: no packet lost or repeated', { skip: cannot }, async () => {
+  // tcpreplay reads plain pcap only.
+  const capture82k = path.join(tempDir('live'), 'echo-connections.pcap'); // 82,582 packets
+  execFileSync('sh', ['-c', `gzip -dc '${path.join(corpusDir, 'echo-connections.pcap.gz')}' > '${capture82k}'`]);
+  const out = path.join(tempDir('live'), 'echo.ndjson');
+  // 150 MB is below a dissecting process's size after start-up: each is replaced after 10,000 packets.
+  const capture = await startCapture(['--output', out, '--count', '82582', '--worker-max-rss', '150']);
+  net.replay(capture82k, 20000);
+  assert.equal(await capture.exited, 0, capture.stderr());
+  const replaced = Number(/dissecting process replaced (\d+) time/.exec(capture.stderr())?.[1] ?? 0);
+  assert.ok(replaced >= 3, capture.stderr());
+  const frames: number[] = [];
+  for (const line of fs.readFileSync(out, 'utf8').split('\n')) if (line) frames.push(JSON.parse(line).frame_number);
+  assert.equal(frames.length, 82582);
+  assert.deepEqual(frames, frames.map((_, i) => i + 1), 'every frame number once, in order, across the processes');
+  assert.match(capture.stderr(), /0 by espcap/);
+});
+
+test('live packets indexed into Elasticsearch: one document per packet, in the index of the day', { skip: cannot }, async (t) => {
+  await resetCluster();
+  // The cluster listens on the host's loopback, which the capture namespace has
+  // not: a relay through a Unix socket (namespaces share the file system) gives
+  // it the same address there, still loopback only.
+  const socket = path.join(tempDir('relay'), 'es.sock');
+  const es = new URL(esUrl());
+  const hostSide = net_.createServer((c) => c.pipe(net_.connect(Number(es.port), es.hostname)).pipe(c)).listen(socket);
+  const namespaceSide = net.spawnInCapture(process.execPath, [
+    '-e',
+    `require('net').createServer((c) => c.pipe(require('net').connect(${JSON.stringify(socket)})).pipe(c)).listen(${es.port}, '127.0.0.1', () => console.log('ready'))`,
+  ]);
+  t.after(() => {
+    namespaceSide.kill();
+    hostSide.close();
+  });
+  await new Promise((resolve) => namespaceSide.stdout!.once('data', resolve));
+  const capture = await startCapture(['--node', esUrl(), '--count', '108', '--dead-letter', path.join(tempDir('live'), 'dl.ndjson')]);
+  net.replay(dnsPcap, 2000);
+  assert.equal(await capture.exited, 0, capture.stderr());
+  assert.match(capture.stderr(), /108 packets read, 108 indexed/);
+  await esCall('POST', '/packets-*/_refresh');
+  const r = await esCall('POST', '/packets-*/_count', { query: { term: { capture: 'live' } } });
+  assert.equal(r.count, 108);
+});
+
+test('loopback capture works (--nic lo)', { skip: cannot }, async () => {
+  const out = path.join(tempDir('live'), 'lo.ndjson');
+  const child = net.spawnInCapture(process.execPath, [espcapBin, '--nic', 'lo', '--output', out, '--count', '108'], { detached: true });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  while (!/capturing on/.test(stderr)) await new Promise((r) => setTimeout(r, 50));
+  execFileSync('ip', ['netns', 'exec', net.capture, 'tcpreplay', '-q', '--pps=2000', '-i', 'lo', dnsPcap]);
+  assert.equal(await exited, 0, stderr);
+  const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
+  assert.deepEqual(docs.map(documentRow), await expectedRows(dnsPcap));
+});
+
+test('wrong interface, invalid BPF, no permission: one line each, exit codes 1, 2, 1', { skip: cannot }, () => {
+  const missing = espcap(['--nic', 'espcap-nosuch']);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /^espcap: no interface espcap-nosuch to capture on \(see --list-interfaces\)\n$/);
+  const badBpf = espcap(['--nic', 'lo', '--bpf', 'tcp portt 80']);
+  assert.equal(badBpf.status, 2);
+  assert.match(badBpf.stderr, /^espcap: invalid --bpf expression "tcp portt 80": .*\n$/);
+  const unprivileged = execFileSync('sh', ['-c', `setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all ${process.execPath} ${espcapBin} --nic lo 2>&1; echo "exit=$?"`], { encoding: 'utf8' });
+  assert.match(unprivileged, /^espcap: no permission to capture on lo: run espcap as root, or give it CAP_NET_RAW and CAP_NET_ADMIN\nexit=1\n$/);
+});
+
+test('--list-interfaces lists the interfaces with their state and addresses', { skip: cannot }, () => {
+  const listed = execFileSync('ip', ['netns', 'exec', net.capture, process.execPath, espcapBin, '--list-interfaces'], { encoding: 'utf8' });
+  assert.match(listed, new RegExp(`^${net.nic}\\t\\(up, running\\)`, 'm'));
+  assert.match(listed, /^lo\t\(up, running, loopback\)\t127\.0\.0\.1/m);
+});
