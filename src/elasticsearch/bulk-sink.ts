@@ -4,8 +4,9 @@
 //   no per-document JSON round trip.
 // - `create` with a deterministic _id (capture id + frame number): indexing the
 //   same capture twice leaves one document per packet; a 409 is a duplicate.
-// - Requests are cut by count (--chunk) and bytes, several in flight; a slow
-//   cluster makes write() wait, which slows reading the capture.
+// - Requests are cut by count (--chunk) and bytes, or after a second of
+//   waiting (a quiet live link), several in flight; a slow cluster makes
+//   write() wait, which slows reading the capture.
 // - A request that fails as a whole (connection, timeout, 429, 502-504) is
 //   retried with exponential backoff and jitter until the retry deadline;
 //   items answered 429 are retried the same way; any other item error, and
@@ -72,6 +73,8 @@ class CaptureTally {
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+/** The longest a document waits for its bulk request to fill. */
+const FLUSH_AFTER_MS = 1000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -93,6 +96,7 @@ export class ElasticsearchSink implements PacketSink {
   private pending: Item[] = [];
   private pendingBytes = 0;
   private readonly inflight = new Set<Promise<void>>();
+  private flushTimer: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
   // Layer fields in the order first seen, and how many of them each index has mapped.
   private readonly fields: { layer: string; key: string; type: string }[] = [];
@@ -134,6 +138,19 @@ export class ElasticsearchSink implements PacketSink {
       this.pendingBytes += body.length;
       if (this.pending.length >= this.options.chunk || this.pendingBytes >= this.options.maxBytes) await this.dispatch();
     }
+    this.flushSoon();
+  }
+
+  /**
+   * Documents wait for a full request at most FLUSH_AFTER_MS: on a quiet live
+   * link a request may never fill, and packets must still reach the cluster.
+   */
+  private flushSoon(): void {
+    if (!this.pending.length || this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      if (this.pending.length) this.dispatch().catch((err) => (this.failure ??= err));
+    }, FLUSH_AFTER_MS);
   }
 
   settled(documents: DocumentBuilder): Promise<FileCounts> {
@@ -141,6 +158,8 @@ export class ElasticsearchSink implements PacketSink {
   }
 
   async close(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     if (this.pending.length) await this.dispatch();
     await Promise.all(this.inflight);
     // Everything indexed is searchable when espcap is done, whatever the refresh interval.
