@@ -11,12 +11,12 @@
 // across the streams.
 import { ChildProcess } from 'node:child_process';
 import { closeFd, LiveCapture, LiveStats, makePipe } from '../engine/live-capture';
-import { EspcapError, UsageError } from '../errors';
-import { FileCounts, OutputClosedError } from '../sinks/sink';
+import { EspcapError } from '../errors';
+import { FileCounts } from '../sinks/sink';
 import type { IndexCounts } from '../elasticsearch/bulk-sink';
 import { DissectOptions } from './dissect-file';
 import { FromWorker, OutputSpec, ToWorker } from './worker';
-import { spawnWorker } from './worker-pool';
+import { addIndexCounts, fatalError, spawnWorker } from './worker-pool';
 
 export interface LiveRunOptions {
   interfaceName: string;
@@ -143,14 +143,11 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
         break;
       case 'done':
         segment.done = true;
-        if (m.indexCounts) {
-          run.indexCounts.retries += m.indexCounts.retries;
-          run.indexCounts.unmappedFields = Math.max(run.indexCounts.unmappedFields, m.indexCounts.unmappedFields);
-        }
+        if (m.indexCounts) addIndexCounts(run.indexCounts, m.indexCounts);
         break;
       case 'fatal':
         segment.fatal = m;
-        failure ??= m.outputClosed ? new OutputClosedError(m.message) : m.usage ? new UsageError(m.message) : new EspcapError(m.message);
+        failure ??= fatalError(m);
         stop();
         break;
     }

@@ -70,6 +70,17 @@ const workerScript = path.join(__dirname, 'worker.js');
  * Starts a dissecting process. It initialises libwireshark at once, before
  * it has work: a successor started ahead of time takes over without delay.
  */
+/** Sums what the dissecting processes report of their bulk requests. */
+export function addIndexCounts(total: Pick<IndexCounts, 'retries' | 'unmappedFields'>, add: IndexCounts): void {
+  total.retries += add.retries;
+  total.unmappedFields = Math.max(total.unmappedFields, add.unmappedFields);
+}
+
+/** The error a dissecting process's fatal report stands for. */
+export function fatalError(m: Extract<FromWorker, { type: 'fatal' }>): Error {
+  return m.outputClosed ? new OutputClosedError(m.message) : m.usage ? new UsageError(m.message) : new EspcapError(m.message);
+}
+
 export function spawnWorker(options: Pick<PoolOptions, 'dissect' | 'output'>, stdin: 'ignore' | number = 'ignore', extraFds: number[] = []): ChildProcess {
   // Credentials reach the process over IPC with its work, not in its environment.
   const { ESPCAP_PASSWORD, ESPCAP_API_KEY, ...env } = process.env;
@@ -222,15 +233,11 @@ export async function runPool(files: PoolFile[], options: PoolOptions): Promise<
         break;
       case 'done':
         worker.done = true;
-        if (m.indexCounts) {
-          run.indexCounts ??= { retries: 0, unmappedFields: 0 };
-          run.indexCounts.retries += m.indexCounts.retries;
-          run.indexCounts.unmappedFields = Math.max(run.indexCounts.unmappedFields, m.indexCounts.unmappedFields);
-        }
+        if (m.indexCounts) addIndexCounts((run.indexCounts ??= { retries: 0, unmappedFields: 0 }), m.indexCounts);
         break;
       case 'fatal':
         worker.fatal = m;
-        failure ??= m.outputClosed ? new OutputClosedError(m.message) : m.usage ? new UsageError(m.message) : new EspcapError(m.message);
+        failure ??= fatalError(m);
         // The others stop after their current batch and flush what they read.
         for (const w of running) if (w !== worker) w.child.kill('SIGTERM');
         break;
