@@ -196,11 +196,12 @@ test('progress line: files, packets, rates and ETA from what was read', () => {
   const written: string[] = [];
   const out = { isTTY: false, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
   const progress = new Progress(10, 10_000_000, out);
-  progress.start();
+  const started = Date.now();
+  progress.start(started);
   progress.add(1000, 2_000_000);
   progress.fileRead(false);
   progress.fileRead(true);
-  const line = progress.line(Date.now() + 2000);
+  const line = progress.line(started + 2000);
   progress.stop();
-  assert.match(line, /^files 2\/10 \(1 failed\)  packets 1,000  (499|500)\/s  bytes 2\.0 MB\/10\.0 MB  1\.0 MB\/s  ETA 8s$/);
+  assert.equal(line, 'files 2/10 (1 failed)  packets 1,000  500/s  bytes 2.0 MB/10.0 MB  1.0 MB/s  ETA 8s');
 });

@@ -21,9 +21,9 @@ export class Progress {
     private readonly out: NodeJS.WriteStream = process.stderr,
   ) {}
 
-  start(): void {
+  start(now = Date.now()): void {
     const interactive = this.out.isTTY;
-    this.samples.push({ at: Date.now(), packets: 0, bytes: 0 });
+    this.samples.push({ at: now, packets: 0, bytes: 0 });
     this.timer = setInterval(() => this.show(interactive), interactive ? 250 : 10000);
     this.timer.unref();
   }
