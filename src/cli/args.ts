@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors';
+import type { DissectOptions } from '../pipeline/dissect-file';
 
 export const USAGE = `Usage: espcap (--file FILE... | --dir DIR | --nic IFACE | --list-interfaces) [options]
 
@@ -263,6 +264,17 @@ export function parseCommandLine(argv: string[]): Options {
     resume: !v['no-resume'],
     quiet: v.quiet ?? false,
     dissectOnly: v['dissect-only'] ?? false,
+  };
+}
+
+/** What the dissecting processes are told, from the flags. */
+export function dissectOptions(options: Options): DissectOptions {
+  return {
+    filter: options.filter,
+    maxBytes: options.maxBytes,
+    sessionPackets: options.sessionPackets,
+    maxRssBytes: options.workerMaxRssMb * 1024 * 1024,
+    dissectOnly: options.dissectOnly,
   };
 }
 

@@ -3,7 +3,7 @@
 // what was captured, dissected and dropped.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { Options } from './args';
+import { dissectOptions, Options } from './args';
 import { listInterfaces, openLive } from '../engine/live-capture';
 import { EspcapError, UsageError } from '../errors';
 import { LiveRun, LiveStatus, runLive } from '../pipeline/live';
@@ -114,13 +114,7 @@ export async function runLiveCommand(options: Options, nic: string, prepare: () 
     run = await runLive(capture, {
       interfaceName: nic,
       runId: randomBytes(10).toString('hex'),
-      dissect: {
-        filter: options.filter,
-        maxBytes: options.maxBytes,
-        sessionPackets: options.sessionPackets,
-        maxRssBytes: options.workerMaxRssMb * 1024 * 1024,
-        dissectOnly: false,
-      },
+      dissect: { ...dissectOptions(options), dissectOnly: false },
       output: outputs.output,
       inheritFds: outputs.fds,
       onTick(status) {

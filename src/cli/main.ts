@@ -1,11 +1,11 @@
 // espcap's command line: picks the mode, runs it, reports, sets the exit code.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ElasticsearchFlags, Options, parseCommandLine, USAGE } from './args';
+import { dissectOptions, ElasticsearchFlags, Options, parseCommandLine, USAGE } from './args';
 import type { ClusterOptions } from '../elasticsearch/cluster';
 import type { OutputSpec } from '../pipeline/worker';
 import { EspcapError, UsageError } from '../errors';
-import { OutputClosedError } from '../sinks/sink';
+import { addFileCounts, noFileCounts, OutputClosedError } from '../sinks/sink';
 import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
 import { TextOutput } from '../sinks/text-output';
 import { captureId } from '../capture-id';
@@ -183,13 +183,7 @@ async function dissectAndReport(
     run = await runPool(files, {
       workers: options.workers,
       maxPackets: options.count,
-      dissect: {
-        filter: options.filter,
-        maxBytes: options.maxBytes,
-        sessionPackets: options.sessionPackets,
-        maxRssBytes: options.workerMaxRssMb * 1024 * 1024,
-        dissectOnly: options.dissectOnly,
-      },
+      dissect: dissectOptions(options),
       output,
       onProgress: (packets, bytes) => progress?.add(packets, bytes),
       onFileRead: (file) => progress?.fileRead(file.error !== undefined && !file.notCapture),
@@ -220,13 +214,11 @@ function report(options: Options, run: PoolRun, skipped: number, fromDir: boolea
   let packets = 0;
   let captures = 0;
   let bytes = 0;
-  const counts = { indexed: 0, duplicates: 0, deadLettered: 0 };
+  const counts = noFileCounts();
   for (const file of run.files) {
     if (!file.started) continue;
     packets += file.packets;
-    counts.indexed += file.counts.indexed;
-    counts.duplicates += file.counts.duplicates;
-    counts.deadLettered += file.counts.deadLettered;
+    addFileCounts(counts, file.counts);
     if (file.notCapture && fromDir) {
       warn(`skipped ${file.path}: not a capture file`);
       continue;

@@ -17,7 +17,7 @@ import { Client, errors } from '@elastic/elasticsearch';
 import { BatchView, DocumentBuilder } from '../document';
 import { Meta } from '../engine/engine';
 import { EspcapError } from '../errors';
-import { FileCounts, PacketSink } from '../sinks/sink';
+import { FileCounts, noFileCounts, PacketSink } from '../sinks/sink';
 import { describeError } from './cluster';
 import { FIELD_BUDGET, INDEX_PREFIX, layerFieldType, layerProperties } from './mapping';
 
@@ -56,7 +56,7 @@ interface Item {
 
 /** The documents of one capture not settled yet, and what became of the others. */
 class CaptureTally {
-  readonly counts: FileCounts = { indexed: 0, duplicates: 0, deadLettered: 0 };
+  readonly counts: FileCounts = noFileCounts();
   outstanding = 0;
   private waiters: (() => void)[] = [];
 

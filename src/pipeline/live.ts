@@ -12,11 +12,11 @@
 import { ChildProcess } from 'node:child_process';
 import { closeFd, LiveCapture, LiveStats, makePipe } from '../engine/live-capture';
 import { EspcapError } from '../errors';
-import { FileCounts } from '../sinks/sink';
+import { addFileCounts, FileCounts, noFileCounts } from '../sinks/sink';
 import type { IndexCounts } from '../elasticsearch/bulk-sink';
 import { DissectOptions } from './dissect-file';
 import { FromWorker, OutputSpec, ToWorker } from './worker';
-import { addIndexCounts, fatalError, spawnWorker } from './worker-pool';
+import { addIndexCounts, exitOf, fatalError, spawnWorker } from './worker-pool';
 
 export interface LiveRunOptions {
   interfaceName: string;
@@ -47,8 +47,6 @@ export interface LiveRun {
 }
 
 class Segment {
-  packets = 0; // dissected, from progress messages
-  read = false; // its stream ended and it said how many packets it read
   done = false;
   /** A spare killed unused. */
   discarded = false;
@@ -60,14 +58,14 @@ class Segment {
     /** The write end of its pipe, until the capture takes it. */
     readonly streamFd: number,
   ) {
-    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
+    this.exited = exitOf(child);
   }
 }
 
 export async function runLive(capture: LiveCapture, options: LiveRunOptions): Promise<LiveRun> {
   const run: LiveRun = {
     status: { ...capture.stats(), dissected: 0 },
-    counts: { indexed: 0, duplicates: 0, deadLettered: 0 },
+    counts: noFileCounts(),
     indexCounts: { retries: 0, unmappedFields: 0 },
     processes: 0,
     interrupted: false,
@@ -123,7 +121,6 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
   const onMessage = (segment: Segment, m: FromWorker) => {
     switch (m.type) {
       case 'progress':
-        segment.packets += m.packets;
         run.status.dissected += m.packets;
         break;
       case 'near-limit':
@@ -133,13 +130,10 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
         if (segment === current) replace();
         break;
       case 'read':
-        segment.read = true;
         if (m.result.error) failure ??= new EspcapError(`reading the capture stream failed: ${m.result.error.message}`);
         break;
       case 'settled':
-        run.counts.indexed += m.counts.indexed;
-        run.counts.duplicates += m.counts.duplicates;
-        run.counts.deadLettered += m.counts.deadLettered;
+        addFileCounts(run.counts, m.counts);
         break;
       case 'done':
         segment.done = true;

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { DissectOptions, FileJob, PartResult } from './dissect-file';
 import { FromWorker, OutputSpec, ToWorker } from './worker';
 import { EspcapError, UsageError } from '../errors';
-import { FileCounts, OutputClosedError } from '../sinks/sink';
+import { addFileCounts, FileCounts, noFileCounts, OutputClosedError } from '../sinks/sink';
 import type { IndexCounts } from '../elasticsearch/bulk-sink';
 
 export interface PoolFile {
@@ -34,8 +34,6 @@ export interface FileOutcome extends PoolFile {
   records: number;
   /** Some of it was read (files not reached before --count or Ctrl-C were not). */
   started: boolean;
-  /** Read to its end and every document settled. */
-  done: boolean;
   counts: FileCounts;
   notCapture?: boolean;
   error?: { code: string; message: string };
@@ -70,6 +68,11 @@ const workerScript = path.join(__dirname, 'worker.js');
  * Starts a dissecting process. It initialises libwireshark at once, before
  * it has work: a successor started ahead of time takes over without delay.
  */
+/** How a child process ended, once it has: "exit code 0", "signal SIGKILL". */
+export function exitOf(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
+}
+
 /** Sums what the dissecting processes report of their bulk requests. */
 export function addIndexCounts(total: Pick<IndexCounts, 'retries' | 'unmappedFields'>, add: IndexCounts): void {
   total.retries += add.retries;
@@ -111,13 +114,12 @@ class Worker {
   job: FileJob | undefined;
   /** Parts read, documents still in flight. */
   readonly unsettled = new Map<string, OpenPart>();
-  finished = false; // got 'finish' or stopped by itself
   done = false; // said 'done'
   fatal: Extract<FromWorker, { type: 'fatal' }> | undefined;
   readonly exited: Promise<string>;
 
   constructor(readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
+    this.exited = exitOf(child);
   }
 
   send(message: ToWorker): void {
@@ -131,7 +133,7 @@ function partKey(path: string, skipRecords: number): string {
 
 export async function runPool(files: PoolFile[], options: PoolOptions): Promise<PoolRun> {
   const outcomes = new Map<string, FileOutcome>(
-    files.map((f) => [f.path, { ...f, packets: 0, records: 0, started: false, done: false, counts: { indexed: 0, duplicates: 0, deadLettered: 0 } }]),
+    files.map((f) => [f.path, { ...f, packets: 0, records: 0, started: false, counts: noFileCounts() }]),
   );
   const run: PoolRun = { files: [...outcomes.values()], limitReached: false, interrupted: false, processes: 0 };
   const queue: FileJob[] = files.map((f) => ({ path: f.path, captureId: f.captureId, skipRecords: 0, maxPackets: 0 }));
@@ -150,7 +152,6 @@ export async function runPool(files: PoolFile[], options: PoolOptions): Promise<
   const giveWork = (worker: Worker) => {
     const job = stopping() ? undefined : queue.shift();
     if (!job) {
-      worker.finished = true;
       worker.send({ type: 'finish' });
       return;
     }
@@ -174,15 +175,10 @@ export async function runPool(files: PoolFile[], options: PoolOptions): Promise<
     if (!part) return;
     worker.unsettled.delete(key);
     const file = part.file;
-    file.counts.indexed += counts.indexed;
-    file.counts.duplicates += counts.duplicates;
-    file.counts.deadLettered += counts.deadLettered;
+    addFileCounts(file.counts, counts);
     const p = progress.get(path)!;
     p.openParts--;
-    if (p.readToEnd && p.openParts === 0 && !file.error) {
-      file.done = true;
-      options.onFileDone?.(file);
-    }
+    if (p.readToEnd && p.openParts === 0 && !file.error) options.onFileDone?.(file);
   };
 
   const onMessage = (worker: Worker, m: FromWorker) => {
@@ -219,12 +215,9 @@ export async function runPool(files: PoolFile[], options: PoolOptions): Promise<
         if (r.recycle) {
           // The rest of the file goes first, to the successor; this process flushes and exits.
           queue.unshift({ path: r.path, captureId: file.captureId, skipRecords: r.records, maxPackets: 0 });
-          worker.finished = true;
           startWorker();
-        } else if (r.interrupted || r.limitReached) {
-          worker.finished = true;
-        } else {
-          giveWork(worker);
+        } else if (!r.interrupted && !r.limitReached) {
+          giveWork(worker); // or tell it to finish, if the run is stopping
         }
         break;
       }
@@ -261,9 +254,10 @@ export async function runPool(files: PoolFile[], options: PoolOptions): Promise<
         progress.get(file.path)!.openParts--;
         file.packets -= result.packets;
         written -= result.packets;
-        if (result.complete) progress.get(file.path)!.readToEnd = false;
-        if (result.complete) queue.unshift({ path: file.path, captureId: file.captureId, skipRecords: result.skipRecords, maxPackets: 0 });
-        else file.error ??= { code: 'CRASH', message: `the dissecting process died while writing its documents (${exit})` };
+        if (result.complete) {
+          progress.get(file.path)!.readToEnd = false;
+          queue.unshift({ path: file.path, captureId: file.captureId, skipRecords: result.skipRecords, maxPackets: 0 });
+        } else file.error ??= { code: 'CRASH', message: `the dissecting process died while writing its documents (${exit})` };
       }
       worker.unsettled.clear();
       if (queue.length && !stopping()) startWorker();
@@ -282,9 +276,8 @@ export async function runPool(files: PoolFile[], options: PoolOptions): Promise<
     giveWork(worker);
   };
 
-  // Ctrl-C reaches the whole process group; the workers stop after their
-  // current batch and flush. SIGTERM to espcap alone is passed on to them.
-  // A second Ctrl-C gives up at once.
+  // Ctrl-C or SIGTERM: the workers (in process groups of their own) are told
+  // to stop after their current batch and flush. A second one gives up at once.
   const onSignal = () => {
     if (run.interrupted) {
       for (const w of running) w.child.kill('SIGKILL');
@@ -300,10 +293,7 @@ export async function runPool(files: PoolFile[], options: PoolOptions): Promise<
   process.on('SIGTERM', onSignal);
   try {
     for (let i = 0; i < Math.min(options.workers, queue.length); i++) startWorker();
-    while (running.size) {
-      await new Promise<void>((resolve) => (wakeMain = resolve));
-      if (stopping()) for (const w of running) if (!w.finished && !w.job) giveWork(w);
-    }
+    while (running.size) await new Promise<void>((resolve) => (wakeMain = resolve));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -7,7 +7,7 @@ import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import { EspcapError } from '../errors';
 import { DumpSink } from '../sinks/dump';
 import { NdjsonSink } from '../sinks/ndjson';
-import { FileCounts, OutputClosedError, PacketSink } from '../sinks/sink';
+import { FileCounts, noFileCounts, OutputClosedError, PacketSink } from '../sinks/sink';
 import { TextOutput } from '../sinks/text-output';
 import { dissectFile, DissectOptions, FileJob, PartResult } from './dissect-file';
 
@@ -106,7 +106,7 @@ async function run(inbox: Inbox): Promise<void> {
         // Grown past the limit between files: hand this one to a fresh process untouched.
         const { path, skipRecords } = m.job;
         await send({ type: 'read', result: { path, skipRecords, packets: 0, records: skipRecords, complete: false, recycle: true } });
-        await send({ type: 'settled', path, skipRecords, counts: { indexed: 0, duplicates: 0, deadLettered: 0 } });
+        await send({ type: 'settled', path, skipRecords, counts: noFileCounts() });
         break;
       }
       let packetsSent = 0;

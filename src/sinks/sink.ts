@@ -19,5 +19,15 @@ export interface PacketSink {
 /** The reader of our output went away (e.g. `espcap ... | head`). */
 export class OutputClosedError extends Error {}
 
+export function noFileCounts(): FileCounts {
+  return { indexed: 0, duplicates: 0, deadLettered: 0 };
+}
+
+export function addFileCounts(total: FileCounts, add: FileCounts): void {
+  total.indexed += add.indexed;
+  total.duplicates += add.duplicates;
+  total.deadLettered += add.deadLettered;
+}
+
 /** For sinks whose writes are done when write() resolves. */
-export const NOTHING_PENDING: Promise<FileCounts> = Promise.resolve({ indexed: 0, duplicates: 0, deadLettered: 0 });
+export const NOTHING_PENDING: Promise<FileCounts> = Promise.resolve(noFileCounts());
