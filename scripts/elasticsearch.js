@@ -54,7 +54,12 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function config() {
+/**
+ * Paths and settings of one instance. `instance` names its run dir under the
+ * cache dir: "run" for the single-node cluster, "cluster-N/node-I" for the
+ * nodes of the multi-node test cluster (startCluster).
+ */
+function config(instance = 'run') {
   const version = process.env.ESPCAP_ES_VERSION || DEFAULT_VERSION;
   if (!/^[0-9A-Za-z.+-]+$/.test(version)) throw new EsError(`bad ESPCAP_ES_VERSION: ${version}`);
   // root's home is usually closed to other users, and Elasticsearch runs as one:
@@ -65,8 +70,9 @@ function config() {
       : path.join(os.homedir(), '.cache', 'espcap', 'elasticsearch');
   const cacheDir = path.resolve(process.env.ESPCAP_ES_HOME || defaultHome);
   if (cacheDir === path.parse(cacheDir).root) throw new EsError(`ESPCAP_ES_HOME must not be ${cacheDir}`);
-  const runDir = path.join(cacheDir, 'run');
+  const runDir = path.join(cacheDir, instance);
   return {
+    instance,
     version,
     coords: `org.elasticsearch.distribution.integ-test-zip:elasticsearch:${version}:zip`,
     cacheDir,
@@ -155,9 +161,24 @@ function pidAlive(pid) {
   return true;
 }
 
-/** Does this command line belong to the instance described by st? */
-function isOurs(cmdline, st) {
-  return cmdline.includes(`es.path.conf=${st.confDir}`) || cmdline.includes(path.join(st.distDir, 'bin', 'elasticsearch'));
+function procEnviron(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Does this process belong to the instance described by st? The server JVM
+ * names its config dir on its command line; the launcher runs the shared
+ * distribution's script with the config dir in its environment (several
+ * instances share one distribution).
+ */
+function isOurs(pid, st) {
+  const cmdline = procCmdline(pid);
+  if (cmdline.includes(`es.path.conf=${st.confDir}`)) return true;
+  return cmdline.includes(path.join(st.distDir, 'bin', 'elasticsearch')) && procEnviron(pid).includes(`ES_PATH_CONF=${st.confDir}`);
 }
 
 /**
@@ -174,7 +195,7 @@ function instancePids(st) {
       return e.code === 'EPERM' ? [st.pid] : [];
     }
   }
-  const leaderOurs = pidAlive(st.pid) && isOurs(procCmdline(st.pid), st);
+  const leaderOurs = pidAlive(st.pid) && isOurs(st.pid, st);
   const pids = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(name)) continue;
@@ -182,7 +203,7 @@ function instancePids(st) {
     if (pid === process.pid) continue;
     const ps = procStat(pid);
     if (!ps || ps.state === 'Z' || ps.state === 'X') continue;
-    if ((leaderOurs && ps.pgrp === st.pid) || isOurs(procCmdline(pid), st)) pids.push(pid);
+    if ((leaderOurs && ps.pgrp === st.pid) || isOurs(pid, st)) pids.push(pid);
   }
   return pids;
 }
@@ -308,20 +329,20 @@ function parseJson(text) {
 }
 
 /** Cluster health is yellow or green. */
-async function healthy(url) {
-  const r = await httpGet(`${url}/_cluster/health?wait_for_status=yellow&timeout=1s`);
+async function healthy(url, nodes = 1) {
+  const r = await httpGet(`${url}/_cluster/health?wait_for_status=yellow&wait_for_nodes=${nodes}&timeout=1s`);
   const h = r.status === 200 ? parseJson(r.body) : null;
   return !!h && (h.status === 'green' || h.status === 'yellow');
 }
 
 /** A healthy instance of this script's cluster, of the wanted version, answers at url. */
-async function healthyInstance(url, version) {
+async function healthyInstance(url, version, clusterName = CLUSTER_NAME) {
   if (!(await healthy(url))) return false;
   // Not GET /: the integ-test-zip lacks the rest-root module that serves it.
   const r = await httpGet(`${url}/_nodes/_local?filter_path=cluster_name,nodes.*.version`);
   const info = r.status === 200 ? parseJson(r.body) : null;
   const node = info && info.nodes ? Object.values(info.nodes)[0] : null;
-  return !!info && info.cluster_name === CLUSTER_NAME && (!version || (!!node && node.version === version));
+  return !!info && info.cluster_name === clusterName && (!version || (!!node && node.version === version));
 }
 
 // ------------------------------------------------------------------ ports
@@ -563,17 +584,27 @@ function yamlString(s) {
   return JSON.stringify(s);
 }
 
-function writeConfig(cfg, httpPort, transportPort) {
+/**
+ * elasticsearch.yml of one node. `topology` is absent for the single-node
+ * cluster; for a node of the multi-node cluster it names the cluster, the node
+ * and the transport addresses of all nodes.
+ */
+function writeConfig(cfg, httpPort, transportPort, topology) {
   fs.cpSync(path.join(cfg.distDir, 'config'), cfg.confDir, { recursive: true });
   const modules = path.join(cfg.distDir, 'modules');
   const lines = [
     '# Written by espcap scripts/elasticsearch.js; recreated on every start.',
-    `cluster.name: ${CLUSTER_NAME}`,
-    'node.name: espcap-test-node',
+    `cluster.name: ${topology ? topology.clusterName : CLUSTER_NAME}`,
+    `node.name: ${topology ? topology.nodeName : 'espcap-test-node'}`,
     'network.host: 127.0.0.1',
     `http.port: ${httpPort}`,
     `transport.port: ${transportPort}`,
-    'discovery.type: single-node',
+    ...(topology
+      ? [
+          `discovery.seed_hosts: ${JSON.stringify(topology.seedHosts)}`,
+          `cluster.initial_master_nodes: ${JSON.stringify(topology.nodeNames)}`,
+        ]
+      : ['discovery.type: single-node']),
     `path.data: ${yamlString(cfg.dataDir)}`,
     `path.logs: ${yamlString(cfg.logsDir)}`,
     'action.destructive_requires_name: false',
@@ -624,62 +655,37 @@ function launchCommand(cfg, user) {
   throw new EsError(`running as root and found neither setpriv nor runuser to run elasticsearch as ${ES_USER}`);
 }
 
-async function startLocked(cfg, log, keepData) {
-  // Reuse a healthy instance of this script.
-  const old = readState(cfg);
-  let ports = null;
-  if (old) {
-    if (pidAlive(old.pid) && old.version === cfg.version && (await healthyInstance(old.url, cfg.version))) {
-      log(`elasticsearch ${cfg.version} already running (pid ${old.pid})`);
-      return { url: old.url, pid: old.pid, reused: true };
-    }
-    await stopInstance({ ...old, confDir: old.confDir || cfg.confDir, distDir: old.distDir || cfg.distDir }, log, 20_000);
-    // Coming back after kill(): same address, same data.
-    if (keepData && old.httpPort) ports = { http: old.httpPort, transport: old.transportPort };
-    removeState(cfg);
-  }
-  // Strays of this cache dir without a state file.
-  await stopInstance({ pid: -1, confDir: cfg.confDir, distDir: cfg.distDir }, log, 20_000);
-
-  const java = pickJava();
-  log(`using Java ${java.version} at ${java.home}`);
-  const user = ensureEsUser(log);
-  ensureDist(cfg, log);
-
-  if (!ports) fs.rmSync(cfg.runDir, { recursive: true, force: true });
+/**
+ * Starts the instance's server process (as the ES user when root) with the
+ * given ports, and records it in its state file. Does not wait for it.
+ */
+function launch(cfg, log, ports, topology, java, user) {
   for (const d of [cfg.runDir, cfg.dataDir, cfg.logsDir, cfg.tmpDir]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
-  const httpPort = ports ? ports.http : await freePort(9250, 9299, []);
-  const transportPort = ports ? ports.transport : await freePort(9350, 9399, [httpPort]);
-  writeConfig(cfg, httpPort, transportPort);
+  writeConfig(cfg, ports.http, ports.transport, topology);
   const out = fs.openSync(cfg.consoleLog, 'a', 0o644);
   if (user) {
     ensureReachable(cfg.cacheDir, user, log);
-    chownTree(cfg.distDir, user.uid, user.gid);
     chownTree(cfg.runDir, user.uid, user.gid);
   }
-
-  const url = `http://127.0.0.1:${httpPort}`;
+  const url = `http://127.0.0.1:${ports.http}`;
   const [cmd, args] = launchCommand(cfg, user);
-  log(`starting elasticsearch ${cfg.version} at ${url}${user ? ` as user ${ES_USER}` : ''} (logs in ${cfg.runDir})`);
-  const t0 = Date.now();
+  log(`starting elasticsearch ${cfg.version} ${topology ? `node ${topology.nodeName} ` : ''}at ${url}${user ? ` as user ${ES_USER}` : ''} (logs in ${cfg.runDir})`);
   let child;
   try {
     child = cp.spawn(cmd, args, { cwd: cfg.runDir, env: esEnv(cfg, java), detached: true, stdio: ['ignore', out, out] });
   } finally {
     fs.closeSync(out);
   }
-  let exited = null;
-  let spawnError = null;
-  child.on('exit', (code, sig) => (exited = sig ? `killed by ${sig}` : `exit code ${code}`));
-  child.on('error', (e) => (spawnError = e));
+  const launched = { exited: null, spawnError: null };
+  child.on('exit', (code, sig) => (launched.exited = sig ? `killed by ${sig}` : `exit code ${code}`));
+  child.on('error', (e) => (launched.spawnError = e));
   child.unref();
-  await sleep(0);
-  if (spawnError) throw new EsError(`cannot run ${cmd}: ${spawnError.message}`);
   const st = {
     pid: child.pid,
     url,
-    httpPort,
-    transportPort,
+    httpPort: ports.http,
+    transportPort: ports.transport,
+    clusterName: topology ? topology.clusterName : CLUSTER_NAME,
     version: cfg.version,
     cacheDir: cfg.cacheDir,
     distDir: cfg.distDir,
@@ -690,33 +696,77 @@ async function startLocked(cfg, log, keepData) {
     startedAt: new Date().toISOString(),
   };
   fs.writeFileSync(cfg.statePath, JSON.stringify(st, null, 2) + '\n');
+  return { st, launched };
+}
 
+/** Waits until every launched instance answers healthy at `healthUrl`; stops them all if one dies or time runs out. */
+async function waitHealthy(instances, healthUrl, log, nodes = 1) {
+  const t0 = Date.now();
   let lastSaid = 0;
+  const giveUp = async (why) => {
+    for (const { cfg, st } of instances) {
+      await stopInstance(st, () => {}, 15_000); // the server JVM may outlive the launcher
+      removeState(cfg);
+    }
+    for (const { cfg } of instances) {
+      const tail = logTail(cfg);
+      if (tail.length) process.stderr.write(tail.join('\n') + '\n');
+    }
+    throw new EsError(`${why}; logs in ${instances.map(({ cfg }) => cfg.runDir).join(', ')}`);
+  };
+  await sleep(0);
   for (;;) {
-    if (exited || spawnError || !pidAlive(st.pid)) {
-      await stopInstance(st, () => {}, 10_000); // the server JVM may outlive the launcher
-      removeState(cfg);
-      const tail = logTail(cfg);
-      if (tail.length) process.stderr.write(tail.join('\n') + '\n');
-      throw new EsError(`elasticsearch exited during startup (${exited || (spawnError && spawnError.message) || 'gone'}); logs in ${cfg.runDir}`);
+    for (const { st, launched } of instances) {
+      if (launched.spawnError) await giveUp(`cannot run elasticsearch: ${launched.spawnError.message}`);
+      if (launched.exited || !pidAlive(st.pid)) await giveUp(`elasticsearch exited during startup (${launched.exited || 'gone'})`);
     }
-    if (await healthy(url)) break;
+    if (await healthy(healthUrl, nodes)) break;
     const waited = Date.now() - t0;
-    if (waited > HEALTH_TIMEOUT_MS) {
-      const tail = logTail(cfg);
-      await stopInstance(st, log, 15_000);
-      removeState(cfg);
-      if (tail.length) process.stderr.write(tail.join('\n') + '\n');
-      throw new EsError(`elasticsearch was not healthy after ${HEALTH_TIMEOUT_MS / 1000} s; logs in ${cfg.runDir}`);
-    }
+    if (waited > HEALTH_TIMEOUT_MS) await giveUp(`elasticsearch was not healthy after ${HEALTH_TIMEOUT_MS / 1000} s`);
     if (waited - lastSaid >= 15_000) {
       if (lastSaid) log(`still waiting for elasticsearch (${Math.round(waited / 1000)} s)`);
       lastSaid = waited;
     }
     await sleep(500);
   }
-  log(`elasticsearch is up after ${((Date.now() - t0) / 1000).toFixed(1)} s (pid ${st.pid})`);
-  return { url, pid: st.pid, reused: false };
+  log(`elasticsearch is up after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** Ports of an earlier start of this instance, if it is to come back with its data (after kill()). */
+async function retire(cfg, log, keepData) {
+  const old = readState(cfg);
+  let ports = null;
+  if (old) {
+    await stopInstance({ ...old, confDir: old.confDir || cfg.confDir, distDir: old.distDir || cfg.distDir }, log, 20_000);
+    if (keepData && old.httpPort) ports = { http: old.httpPort, transport: old.transportPort };
+    removeState(cfg);
+  }
+  // Strays of this instance without a state file.
+  await stopInstance({ pid: -1, confDir: cfg.confDir, distDir: cfg.distDir }, log, 20_000);
+  if (!ports) fs.rmSync(cfg.runDir, { recursive: true, force: true });
+  return ports;
+}
+
+async function startLocked(cfg, log, keepData) {
+  // Reuse a healthy instance of this script.
+  const old = readState(cfg);
+  if (old && pidAlive(old.pid) && old.version === cfg.version && (await healthyInstance(old.url, cfg.version))) {
+    log(`elasticsearch ${cfg.version} already running (pid ${old.pid})`);
+    return { url: old.url, pid: old.pid, reused: true };
+  }
+  let ports = await retire(cfg, log, keepData);
+  const java = pickJava();
+  log(`using Java ${java.version} at ${java.home}`);
+  const user = ensureEsUser(log);
+  ensureDist(cfg, log);
+  if (user) chownTree(cfg.distDir, user.uid, user.gid);
+  if (!ports) {
+    const http = await freePort(9250, 9299, []);
+    ports = { http, transport: await freePort(9350, 9399, [http]) };
+  }
+  const { st, launched } = launch(cfg, log, ports, null, java, user);
+  await waitHealthy([{ cfg, st, launched }], st.url, log);
+  return { url: st.url, pid: st.pid, reused: false };
 }
 
 // -------------------------------------------------------------------- API
@@ -782,7 +832,75 @@ async function status() {
   return { running: true, healthy: await healthyInstance(st.url), url: st.url, pid: st.pid, version: st.version };
 }
 
-module.exports = { start, stop, kill, status };
+/**
+ * A cluster of `nodes` Elasticsearch processes on loopback, for fault tests:
+ * one cluster ("espcap-test-<nodes>"), each node master-eligible with its own
+ * data, fresh on every start. Returns the node URLs and controls to crash
+ * (SIGKILL), stop and start nodes again with their data and addresses.
+ */
+async function startCluster({ nodes = 3, quiet = false, heap = '512m' } = {}) {
+  const log = logger(quiet);
+  const clusterName = `espcap-test-${nodes}`;
+  const cfgs = Array.from({ length: nodes }, (_, i) => ({ ...config(`cluster-${nodes}/node-${i + 1}`), heap }));
+  const names = cfgs.map((_, i) => `node-${i + 1}`);
+  const ports = [];
+  let java;
+  let user;
+  const launchNode = (i) => ({
+    cfg: cfgs[i],
+    ...launch(cfgs[i], log, ports[i], { clusterName, nodeName: names[i], seedHosts: ports.map((p) => `127.0.0.1:${p.transport}`), nodeNames: names }, java, user),
+  });
+  await withLock(cfgs[0], log, async () => {
+    for (const cfg of cfgs) await retire(cfg, log, false);
+    java = pickJava();
+    user = ensureEsUser(log);
+    ensureDist(cfgs[0], log);
+    if (user) chownTree(cfgs[0].distDir, user.uid, user.gid);
+    const taken = [];
+    for (let i = 0; i < nodes; i++) {
+      const http = await freePort(9400, 9449, taken);
+      const transport = await freePort(9450, 9499, [...taken, http]);
+      taken.push(http, transport);
+      ports.push({ http, transport });
+    }
+    await waitHealthy(cfgs.map((_, i) => launchNode(i)), `http://127.0.0.1:${ports[0].http}`, log, nodes);
+  });
+  const urls = ports.map((p) => `http://127.0.0.1:${p.http}`);
+  const nodePids = (i) => {
+    const st = readState(cfgs[i]);
+    return st ? instancePids(st) : [];
+  };
+  return {
+    urls,
+    /** Crashes node i (SIGKILL); its data stays. */
+    async kill(i) {
+      log(`killing ${names[i]}`);
+      for (const pid of nodePids(i)) signal(pid, 'SIGKILL');
+      for (let n = 0; n < 100 && nodePids(i).length; n++) await sleep(100);
+      if (nodePids(i).length) throw new EsError(`could not kill ${names[i]}`);
+    },
+    /** Stops node i the orderly way (SIGTERM). */
+    async stop(i) {
+      const st = readState(cfgs[i]);
+      if (st) await stopInstance(st, log);
+    },
+    /** Starts the given stopped nodes again and waits until the whole cluster is back. */
+    async start(which = names.map((_, i) => i)) {
+      await waitHealthy(which.map(launchNode), urls[which[0]], log, nodes);
+    },
+    /** Stops every node and removes the cluster's data. */
+    async close() {
+      for (let i = 0; i < nodes; i++) {
+        const st = readState(cfgs[i]);
+        if (st) await stopInstance(st, log);
+        removeState(cfgs[i]);
+      }
+      fs.rmSync(path.dirname(cfgs[0].runDir), { recursive: true, force: true });
+    },
+  };
+}
+
+module.exports = { start, stop, kill, status, startCluster };
 
 // -------------------------------------------------------------------- CLI
 

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { corpusEntries, tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, inParallel, parseNdjson, tshark } from './support/programs';
-import { count, countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster, tsharkCountsPerIndex } from './support/elasticsearch';
+import { count, countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster, summary, tsharkCountsPerIndex } from './support/elasticsearch';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap');
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
@@ -22,13 +22,6 @@ function index(args: string[]) {
   return { ...run, deadLettered };
 }
 
-/** The summary numbers espcap printed. */
-function summary(stderr: string) {
-  const m = /Elasticsearch: (\d+) packets read, (\d+) indexed, (\d+) duplicates .*?, (\d+) dead-lettered, (\d+) not sent; (\d+) retries/.exec(stderr);
-  assert.ok(m, `no summary in:\n${stderr}`);
-  const [read, indexed, duplicates, deadLettered, notSent, retries] = m.slice(1).map(Number);
-  return { read, indexed, duplicates, deadLettered, notSent, retries };
-}
 
 test('every readable corpus capture: per daily index, _count equals the packets tshark reads for that day', async () => {
   await resetCluster();

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
 import { espcap, tshark } from './support/programs';
-import { countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster, tsharkCountsPerIndex } from './support/elasticsearch';
+import { countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster, summary, tsharkCountsPerIndex } from './support/elasticsearch';
 import { Progress } from '../src/cli/progress';
 
 const broken = 'bad_truncated_mid_record.pcap'; // 33 whole packets, then cut short
@@ -51,14 +51,6 @@ async function expectedCounts(): Promise<Map<string, number>> {
   return expected;
 }
 
-/** The numbers of espcap's Elasticsearch summary line. */
-function summary(stderr: string) {
-  const m = /Elasticsearch: (\d+) packets read, (\d+) indexed, (\d+) duplicates .*?, (\d+) dead-lettered, (\d+) not sent/.exec(stderr);
-  assert.ok(m, `no summary in:\n${stderr}`);
-  const [read, indexed, duplicates, deadLettered, notSent] = m.slice(1).map(Number);
-  return { read, indexed, duplicates, deadLettered, notSent };
-}
-
 const deadLetter = () => ['--dead-letter', path.join(tempDir('dl'), 'dead.ndjson')];
 
 function ingest(extra: string[] = []) {
@@ -78,7 +70,7 @@ test('a directory tree with 2 workers: per index, _count equals tshark; the brok
   assert.equal(run.status, 1, 'a broken file makes the exit code 1');
   const counts = await expectedCounts();
   assert.deepEqual(new Map([...(await countsPerIndex())].sort()), new Map([...counts].sort()));
-  assert.deepEqual(summary(run.stderr), { read: expectedTotal, indexed: expectedTotal, duplicates: 0, deadLettered: 0, notSent: 0 });
+  assert.deepEqual(summary(run.stderr), { read: expectedTotal, indexed: expectedTotal, duplicates: 0, deadLettered: 0, notSent: 0, retries: 0 });
   assert.match(run.stderr, new RegExp(`skipped .*web/README.txt: not a capture file`));
   assert.match(run.stderr, new RegExp(`broken/${broken}: .*\\(after 33 packets\\)`));
   assert.match(run.stderr, /packets from 9 capture files .* with 2 workers, 1 failed/);
@@ -93,7 +85,7 @@ test('the same directory again: nothing is indexed twice and only the broken fil
   assert.equal(run.status, 1, run.stderr);
   assert.match(run.stderr, /8 of 10 files already fully indexed by an earlier run: skipped/);
   // The broken file is never recorded as done: it is read again and fails again.
-  assert.deepEqual(summary(run.stderr), { read: 33, indexed: 0, duplicates: 33, deadLettered: 0, notSent: 0 });
+  assert.deepEqual(summary(run.stderr), { read: 33, indexed: 0, duplicates: 33, deadLettered: 0, notSent: 0, retries: 0 });
   assert.deepEqual(await countsPerIndex(), before);
   assert.ok(seconds < 10, `nothing left to do, yet it took ${seconds} s`);
 });

@@ -9,16 +9,17 @@
 //   write() wait, which slows reading the capture.
 // - A request that fails as a whole (connection, timeout, 429, 502-504) is
 //   retried with exponential backoff and jitter until the retry deadline;
-//   items answered 429 are retried the same way; any other item error, and
-//   whatever is still failing at the deadline, goes to the dead-letter file
-//   with its reason. Nothing is dropped silently.
+//   items that fail for a passing reason (see transientItemError) are retried
+//   the same way; any other item error, and whatever is still failing at the
+//   deadline, goes to the dead-letter file with its reason. Nothing is
+//   dropped silently.
 import * as fs from 'node:fs';
 import { Client, errors } from '@elastic/elasticsearch';
 import { BatchView, DocumentBuilder } from '../document';
 import { Meta } from '../engine/engine';
 import { EspcapError } from '../errors';
 import { FileCounts, noFileCounts, PacketSink } from '../sinks/sink';
-import { describeError } from './cluster';
+import { backoff, describeError, sleep, withRetries } from './cluster';
 import { FIELD_BUDGET, INDEX_PREFIX, layerFieldType, layerProperties } from './mapping';
 
 export interface BulkOptions {
@@ -52,6 +53,12 @@ interface Item {
   id: string;
   body: Buffer; // the action line and the document line
   capture: CaptureTally;
+  /**
+   * A request with this item failed without an answer (connection lost,
+   * timeout): the cluster may have indexed it, so a 409 on the retry means
+   * this run indexed it, not an earlier run.
+   */
+  maybeIndexed?: boolean;
 }
 
 /** The documents of one capture not settled yet, and what became of the others. */
@@ -72,23 +79,17 @@ class CaptureTally {
   }
 }
 
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 /** The longest a document waits for its bulk request to fill. */
 const FLUSH_AFTER_MS = 1000;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Exponential backoff with full jitter: 0..min(30 s, 250 ms * 2^attempt). */
-function backoff(attempt: number): number {
-  return Math.random() * Math.min(30000, 250 * 2 ** attempt);
-}
-
-/** A failure worth retrying: the cluster is away, overloaded or restarting. */
-function retryable(err: unknown): boolean {
-  if (err instanceof errors.ResponseError) return RETRYABLE_STATUS.has(err.meta.statusCode ?? 0);
-  return err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError;
+/**
+ * Item errors that pass, retried until the deadline: a node overloaded (429),
+ * a shard whose node left while its copy elsewhere takes over (503), an index
+ * blocked by an administrator or by the disk flood-stage watermark until it is
+ * lifted (cluster_block_exception, 403 or 429).
+ */
+function transientItemError(status: number, error: unknown): boolean {
+  return status === 429 || status === 503 || (error as { type?: string } | undefined)?.type === 'cluster_block_exception';
 }
 
 export class ElasticsearchSink implements PacketSink {
@@ -203,16 +204,8 @@ export class ElasticsearchSink implements PacketSink {
   }
 
   /** Runs a request, retrying it while the cluster is away, until `started` + the retry deadline. */
-  private async retrying<T>(request: () => Promise<T>, started = Date.now()): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await request();
-      } catch (err) {
-        if (!retryable(err) || Date.now() - started >= this.options.retryDeadlineMs) throw err;
-        this.counts.retries++;
-        await sleep(backoff(attempt));
-      }
-    }
+  private retrying<T>(request: () => Promise<T>, started = Date.now()): Promise<T> {
+    return withRetries(request, this.options.retryDeadlineMs, () => this.counts.retries++, started);
   }
 
   /** Creates the indices (from the template) and maps the fields seen so far, once per index and field. */
@@ -249,10 +242,15 @@ export class ElasticsearchSink implements PacketSink {
     for (let attempt = 0; items.length; attempt++) {
       let response: { errors: boolean; items: Record<string, { status: number; error?: unknown }>[] };
       try {
-        response = (await this.retrying(
-          () => this.client.transport.request({ method: 'POST', path: '/_bulk', bulkBody: Buffer.concat(items.map((it) => it.body)) }),
-          started,
-        )) as typeof response;
+        const body = Buffer.concat(items.map((it) => it.body));
+        response = (await this.retrying(async () => {
+          try {
+            return await this.client.transport.request({ method: 'POST', path: '/_bulk', bulkBody: body });
+          } catch (err) {
+            if (!(err instanceof errors.ResponseError)) for (const item of items) item.maybeIndexed = true;
+            throw err;
+          }
+        }, started)) as typeof response;
       } catch (err) {
         const status = err instanceof errors.ResponseError ? (err.meta.statusCode ?? 0) : 0;
         this.deadLetter(items, status, { type: 'request_failed', reason: describeError(err) });
@@ -261,14 +259,13 @@ export class ElasticsearchSink implements PacketSink {
       const again: Item[] = [];
       response.items.forEach((entry, i) => {
         const result = entry.create;
-        if (result.status === 201 || result.status === 200) {
+        if (result.status === 201 || result.status === 200 || (result.status === 409 && items[i].maybeIndexed)) {
           this.counts.indexed++;
           items[i].capture.settle('indexed');
         } else if (result.status === 409) {
           this.counts.duplicates++;
           items[i].capture.settle('duplicates');
-        }
-        else if (result.status === 429 && Date.now() - started < this.options.retryDeadlineMs) again.push(items[i]);
+        } else if (transientItemError(result.status, result.error) && Date.now() - started < this.options.retryDeadlineMs) again.push(items[i]);
         else this.deadLetter([items[i]], result.status, result.error);
       });
       items = again;
@@ -279,19 +276,35 @@ export class ElasticsearchSink implements PacketSink {
     }
   }
 
-  /** Records items that could not be indexed, with why, as NDJSON lines. */
+  /**
+   * Records items that could not be indexed, with why, as NDJSON lines. Each
+   * line is written whole or not at all: on a full disk the file is cut back
+   * to its last whole line, so what it holds stays readable.
+   */
   private deadLetter(items: Item[], status: number, error: unknown): void {
     try {
       this.deadLetterFd ??= fs.openSync(this.options.deadLetterPath, 'a');
       for (const item of items) {
         const document = item.body.subarray(item.body.indexOf(0x0a) + 1, item.body.length - 1);
         const head = JSON.stringify({ index: item.index, id: item.id, status, error }).slice(0, -1);
-        fs.writeSync(this.deadLetterFd, Buffer.concat([Buffer.from(`${head},"document":`), document, Buffer.from('}\n')]));
+        writeWhole(this.deadLetterFd, Buffer.concat([Buffer.from(`${head},"document":`), document, Buffer.from('}\n')]));
+        this.counts.deadLettered++;
+        item.capture.settle('deadLettered');
       }
     } catch (err) {
-      throw new EspcapError(`cannot write the dead-letter file ${this.options.deadLetterPath}: ${(err as Error).message}`);
+      const reason = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on device' : (err as Error).message;
+      throw new EspcapError(`cannot write the dead-letter file ${this.options.deadLetterPath}: ${reason}`);
     }
-    this.counts.deadLettered += items.length;
-    for (const item of items) item.capture.settle('deadLettered');
+  }
+}
+
+/** Writes all of `bytes` at the end of the file, or nothing: a short write is undone before the error is thrown. */
+function writeWhole(fd: number, bytes: Buffer): void {
+  const start = fs.fstatSync(fd).size;
+  try {
+    for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done);
+  } catch (err) {
+    fs.ftruncateSync(fd, start);
+    throw err;
   }
 }

@@ -1,7 +1,7 @@
 // Connecting to Elasticsearch: node list, credentials, TLS, and one check at
 // start-up that fails fast with a one-line error.
 import * as fs from 'node:fs';
-import { Client, errors } from '@elastic/elasticsearch';
+import { Client, ClusterConnectionPool, errors } from '@elastic/elasticsearch';
 import { EspcapError, UsageError } from '../errors';
 
 /** How to reach the cluster; passed to dissecting processes over IPC, never in arguments. */
@@ -58,9 +58,48 @@ export function createClient(options: ClusterOptions): Client {
     requestTimeout: options.requestTimeoutMs,
     // espcap retries itself, with its own deadline (see bulk-sink.ts).
     maxRetries: 0,
+    // The default (weighted) pool, once every node has failed (a cluster
+    // restart), answers "no living connections" for about as many requests
+    // as the nodes failed before trying one again. This one tries the dead
+    // nodes when no node is alive, and pings a dead node back after a while.
+    ConnectionPool: ClusterConnectionPool,
     compression: false,
     sniffOnStart: false,
   });
+}
+
+/** Whole requests answered with these are retried: overloaded, blocked for disk space, or a node restarting. */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+/** A failure worth retrying: the cluster is away, overloaded or restarting. */
+export function retryable(err: unknown): boolean {
+  if (err instanceof errors.ResponseError) return RETRYABLE_STATUS.has(err.meta.statusCode ?? 0);
+  return err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Exponential backoff with full jitter: 0..min(30 s, 250 ms * 2^attempt). */
+export function backoff(attempt: number): number {
+  return Math.random() * Math.min(30000, 250 * 2 ** attempt);
+}
+
+/**
+ * Runs a request, retrying it while the cluster is away or overloaded, until
+ * `started` + `deadlineMs`; then the last error is thrown.
+ */
+export async function withRetries<T>(request: () => Promise<T>, deadlineMs: number, onRetry: () => void = () => {}, started = Date.now()): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (err) {
+      if (!retryable(err) || Date.now() - started >= deadlineMs) throw err;
+      onRetry();
+      await sleep(backoff(attempt));
+    }
+  }
 }
 
 /** A one-line description of why a request failed, without credentials or stack. */

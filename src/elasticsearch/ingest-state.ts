@@ -11,6 +11,7 @@
 // in part is simply indexed again: documents already there are duplicates by id.
 import { createHash } from 'node:crypto';
 import { Client, errors } from '@elastic/elasticsearch';
+import { withRetries } from './cluster';
 import { INDEX_PREFIX } from './mapping';
 
 export const STATE_INDEX = 'espcap-ingest-state';
@@ -43,7 +44,13 @@ export class IngestState {
     private readonly client: Client,
     /** The display filter of the run: a filtered run covers only part of a file. */
     private readonly filter: string | undefined,
+    /** How long a request keeps being retried while the cluster is away (--retry-deadline). */
+    private readonly retryDeadlineMs: number,
   ) {}
+
+  private retrying<T>(request: () => Promise<T>): Promise<T> {
+    return withRetries(request, this.retryDeadlineMs);
+  }
 
   private stateId(captureId: string, filter: string | undefined): string {
     return filter === undefined ? captureId : `${captureId}-${createHash('sha256').update(filter).digest('hex').slice(0, 12)}`;
@@ -53,7 +60,7 @@ export class IngestState {
   async finished(captureIds: string[]): Promise<Set<string>> {
     const done = new Set<string>();
     // What a refreshed search would count must include documents still in the indexing buffer.
-    await this.client.indices.refresh({ index: `${INDEX_PREFIX}*`, allow_no_indices: true, ignore_unavailable: true });
+    await this.retrying(() => this.client.indices.refresh({ index: `${INDEX_PREFIX}*`, allow_no_indices: true, ignore_unavailable: true }));
     for (let i = 0; i < captureIds.length; i += CHUNK) {
       const ids = captureIds.slice(i, i + CHUNK);
       const wanted = new Map<string, string>(); // state id -> capture id
@@ -63,7 +70,7 @@ export class IngestState {
       }
       let recorded: Map<string, number>;
       try {
-        const response = await this.client.mget<StateDocument>({ index: STATE_INDEX, ids: [...wanted.keys()] });
+        const response = await this.retrying(() => this.client.mget<StateDocument>({ index: STATE_INDEX, ids: [...wanted.keys()] }));
         recorded = new Map();
         for (const doc of response.docs) {
           if (!('found' in doc) || !doc.found || !doc._source) continue;
@@ -83,14 +90,14 @@ export class IngestState {
 
   /** Documents per capture id in the packets-* indices. */
   private async storedPackets(captureIds: string[]): Promise<Map<string, number>> {
-    const response = await this.client.search({
+    const response = await this.retrying(() => this.client.search({
       index: `${INDEX_PREFIX}*`,
       allow_no_indices: true,
       ignore_unavailable: true,
       size: 0,
       query: { terms: { capture_id: captureIds } },
       aggs: { captures: { terms: { field: 'capture_id', size: captureIds.length } } },
-    });
+    }));
     const buckets = (response.aggregations?.captures as { buckets: { key: string; doc_count: number }[] } | undefined)?.buckets ?? [];
     return new Map(buckets.map((b) => [b.key, b.doc_count]));
   }
@@ -107,6 +114,6 @@ export class IngestState {
       duplicates: capture.duplicates,
       finished: new Date().toISOString(),
     };
-    await this.client.index({ index: STATE_INDEX, id: this.stateId(capture.captureId, this.filter), document });
+    await this.retrying(() => this.client.index({ index: STATE_INDEX, id: this.stateId(capture.captureId, this.filter), document }));
   }
 }

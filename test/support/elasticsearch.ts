@@ -9,8 +9,9 @@ export const esUrl = (): string => {
   return url.replace(/\/$/, '');
 };
 
-export async function es(method: string, path: string, body?: unknown): Promise<any> {
-  const response = await fetch(esUrl() + path, {
+/** A request to the test cluster (or to the cluster at `base`); 404 is an answer, other errors throw. */
+export async function es(method: string, path: string, body?: unknown, base = esUrl()): Promise<any> {
+  const response = await fetch(base + path, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -43,16 +44,16 @@ export async function countsPerIndex(): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [r.index, Number(r['docs.count'])]));
 }
 
-export async function count(query: unknown): Promise<number> {
-  await es('POST', '/packets-*/_refresh');
-  return (await es('POST', '/packets-*/_count', { query })).count;
+export async function count(query: unknown, base = esUrl()): Promise<number> {
+  await es('POST', '/packets-*/_refresh', undefined, base);
+  return (await es('POST', '/packets-*/_count', { query }, base)).count;
 }
 
 /** Documents indexed so far (refreshing first: espcap's indices refresh only every 30 s), 0 while none. */
-export async function indexedSoFar(): Promise<number> {
+export async function indexedSoFar(base = esUrl()): Promise<number> {
   try {
-    await es('POST', '/packets-*/_refresh');
-    return (await es('GET', '/packets-*/_count')).count ?? 0;
+    await es('POST', '/packets-*/_refresh', undefined, base);
+    return (await es('GET', '/packets-*/_count', undefined, base)).count ?? 0;
   } catch {
     return 0;
   }
@@ -83,3 +84,11 @@ export async function tsharkCountsPerIndex(files: string[]): Promise<Map<string,
   return counts;
 }
 
+
+/** The summary numbers espcap printed. */
+export function summary(stderr: string) {
+  const m = /Elasticsearch: (\d+) packets read, (\d+) indexed, (\d+) duplicates .*?, (\d+) dead-lettered, (\d+) not sent; (\d+) retries/.exec(stderr);
+  assert.ok(m, `no summary in:\n${stderr}`);
+  const [read, indexed, duplicates, deadLettered, notSent, retries] = m.slice(1).map(Number);
+  return { read, indexed, duplicates, deadLettered, notSent, retries };
+}

@@ -1,0 +1,216 @@
+// Faults of a real three-node cluster while espcap indexes: a node crashes
+// and comes back, the whole cluster is down for 30 s, writes are blocked and
+// unblocked, writes stay blocked, the dead-letter disk is full. After each:
+// every packet indexed exactly once, or accounted for with a reason.
+//
+// The cluster is three Elasticsearch processes on loopback (the same
+// distribution the other tests use), started here and removed at the end;
+// indices get the default of one replica, so every shard has a copy on a
+// second node. Needs the harness to start clusters: skipped when the tests run
+// against a cluster given in ESPCAP_TEST_ES_URL.
+import { after, before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { corpusEntries, tempDir, testPcaps } from './support/paths';
+import { parseNdjson } from './support/programs';
+import { count, es, indexedSoFar, summary, tsharkCountsPerIndex } from './support/elasticsearch';
+
+interface Cluster {
+  urls: string[];
+  kill(node: number): Promise<void>;
+  stop(node: number): Promise<void>;
+  start(nodes?: number[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+const cannot = process.env.ESPCAP_TEST_HARNESS ? false : 'the tests run against a cluster given in ESPCAP_TEST_ES_URL; this file starts its own';
+const espcapBin = path.join(__dirname, '..', '..', 'bin', 'espcap.js');
+const capture = corpusEntries().find((e) => e.file === 'echo-connections.pcap.gz')!; // 82,582 packets, one day
+let cluster: Cluster;
+let base: string;
+
+before(async () => {
+  if (cannot) return;
+  const harness = require(path.join(__dirname, '..', '..', 'scripts', 'elasticsearch.js'));
+  cluster = await harness.startCluster({ nodes: 3, quiet: true });
+  base = cluster.urls[0];
+});
+
+after(async () => {
+  await cluster?.close();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Any node that answers: the test's own requests must survive the faults too. */
+async function anyNode<T>(request: (url: string) => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (let round = 0; round < 120; round++) {
+    for (const url of cluster.urls) {
+      try {
+        return await request(url);
+      } catch (err) {
+        last = err;
+      }
+    }
+    await sleep(500);
+  }
+  throw last;
+}
+
+async function clean(): Promise<void> {
+  const rows = (await es('GET', '/_cat/indices/packets-*,espcap-ingest-*?format=json&h=index', undefined, base)) as { index: string }[];
+  if (rows.length) await es('DELETE', '/' + rows.map((r) => r.index).join(','), undefined, base);
+}
+
+/** espcap indexing into all three nodes, in the background. */
+function ingest(file: string, extra: string[] = []) {
+  const child = spawn(process.execPath, [espcapBin, '--file', file, '--node', cluster.urls.join(','), '--chunk', '500', ...extra]);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { exited, stderr: () => stderr };
+}
+
+async function waitForDocuments(n: number): Promise<void> {
+  while ((await anyNode((url) => indexedSoFar(url))) < n) await sleep(200);
+}
+
+/** Every packet of the capture is in the cluster exactly once: N documents, frame numbers 1..N each once. */
+async function assertExactlyOnce(packets: number): Promise<void> {
+  assert.equal(await anyNode((url) => count({ match_all: {} }, url)), packets, 'one document per packet');
+  const result = await anyNode((url) =>
+    es('POST', '/packets-*/_search', {
+      size: 0,
+      aggs: { repeated: { terms: { field: 'frame_number', min_doc_count: 2, size: 5 } }, frames: { stats: { field: 'frame_number' } } },
+    }, url),
+  );
+  assert.deepEqual(result.aggregations.repeated.buckets, [], 'no frame indexed twice');
+  assert.equal(result.aggregations.frames.min, 1);
+  assert.equal(result.aggregations.frames.max, packets);
+}
+
+/** The node that holds the primary copy of the capture's index. */
+async function primaryNode(): Promise<number> {
+  const shards = (await es('GET', '/_cat/shards/packets-*?format=json&h=prirep,node', undefined, base)) as { prirep: string; node: string }[];
+  const name = shards.find((s) => s.prirep === 'p')!.node; // node-1, node-2, node-3
+  return Number(name.replace('node-', '')) - 1;
+}
+
+test('the node holding the primary crashes (SIGKILL) mid-run and comes back: every packet once, exit code 0, retries reported', { skip: cannot }, async () => {
+  await clean();
+  const run = ingest(capture.path);
+  await waitForDocuments(15000);
+  const victim = await primaryNode();
+  await cluster.kill(victim);
+  await sleep(5000);
+  await cluster.start([victim]);
+
+  assert.equal(await run.exited, 0, run.stderr());
+  const s = summary(run.stderr());
+  assert.equal(s.read, capture.packets);
+  assert.equal(s.indexed, capture.packets, 'a packet whose request was lost with the node and found there on the retry counts as indexed');
+  assert.equal(s.duplicates + s.deadLettered + s.notSent, 0);
+  assert.ok(s.retries > 0, 'the crash was noticed and retried');
+  await assertExactlyOnce(capture.packets!);
+});
+
+test('the whole cluster stopped for 30 s mid-run and started again: every packet once, exit code 0', { skip: cannot }, async () => {
+  await clean();
+  const run = ingest(capture.path);
+  await waitForDocuments(15000);
+  for (let node = 0; node < 3; node++) await cluster.stop(node);
+  const before = Date.now();
+  await sleep(30000);
+  assert.ok(Date.now() - before >= 30000);
+  await cluster.start();
+
+  assert.equal(await run.exited, 0, run.stderr());
+  const s = summary(run.stderr());
+  assert.equal(s.read, capture.packets);
+  assert.equal(s.indexed, capture.packets);
+  assert.equal(s.duplicates + s.deadLettered + s.notSent, 0);
+  assert.ok(s.retries > 0);
+  await assertExactlyOnce(capture.packets!);
+});
+
+for (const [block, status] of [
+  ['read_only_allow_delete', 429], // what Elasticsearch sets itself when a disk passes the flood-stage watermark
+  ['read_only', 403], // what an administrator sets
+] as const) {
+  test(`index.blocks.${block} (${status}) set mid-run and lifted 10 s later: espcap waits it out, nothing lost`, { skip: cannot }, async () => {
+    await clean();
+    const run = ingest(capture.path);
+    await waitForDocuments(15000);
+    await es('PUT', '/packets-*/_settings', { [`index.blocks.${block}`]: true }, base);
+    const blockedAt = await indexedSoFar(base);
+    await sleep(10000);
+    assert.equal(await indexedSoFar(base), blockedAt, 'nothing was written while blocked');
+    await es('PUT', '/packets-*/_settings', { [`index.blocks.${block}`]: null }, base);
+
+    assert.equal(await run.exited, 0, run.stderr());
+    const s = summary(run.stderr());
+    assert.equal(s.indexed, capture.packets);
+    assert.equal(s.duplicates + s.deadLettered + s.notSent, 0);
+    assert.ok(s.retries > 0);
+    await assertExactlyOnce(capture.packets!);
+  });
+}
+
+const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
+
+/** A packets index for the day of test_dns.pcap, created blocked for writes. */
+async function blockedIndex(): Promise<{ index: string; packets: number }> {
+  const [[index, packets], ...more] = [...(await tsharkCountsPerIndex([dnsPcap]))];
+  assert.equal(more.length, 0);
+  await es('PUT', `/${index}`, { settings: { 'index.blocks.write': true } }, base);
+  return { index, packets };
+}
+
+test('writes blocked for good: past --retry-deadline every packet is in the dead-letter file with the reason, exit code 1', { skip: cannot }, async () => {
+  await clean();
+  const { index, packets } = await blockedIndex();
+  const deadLetter = path.join(tempDir('blocked'), 'dead letters.ndjson');
+  const run = ingest(dnsPcap, ['--retry-deadline', '3', '--dead-letter', deadLetter]);
+  assert.equal(await run.exited, 1, run.stderr());
+  const s = summary(run.stderr());
+  assert.deepEqual([s.read, s.indexed, s.deadLettered], [packets, 0, packets]);
+  assert.ok(s.retries > 0, 'retried until the deadline');
+  const letters = parseNdjson(fs.readFileSync(deadLetter, 'utf8'));
+  assert.equal(letters.length, packets);
+  for (const letter of letters) {
+    assert.equal(letter.index, index);
+    assert.equal(letter.status, 403);
+    assert.equal(letter.error.type, 'cluster_block_exception');
+    assert.equal(typeof letter.document.layers, 'object', 'the whole document is kept');
+  }
+  assert.deepEqual(letters.map((l) => l.document.frame_number), Array.from({ length: packets }, (_, i) => i + 1));
+  assert.match(run.stderr(), new RegExp(`${packets} documents refused by Elasticsearch are in .*dead letters\\.ndjson`));
+});
+
+const root = process.getuid?.() === 0;
+
+test('the dead-letter file on a full disk: a one-line error, exit code 1, what was written stays whole', { skip: cannot || (!root && 'mounting a small file system needs root') }, async () => {
+  await clean();
+  const { packets } = await blockedIndex();
+  const mount = tempDir('full-disk');
+  // 16 KiB: room for a few dead letters of test_dns.pcap, not for all of them.
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'espcap-test', mount]);
+  try {
+    const deadLetter = path.join(mount, 'dead.ndjson');
+    const run = ingest(dnsPcap, ['--retry-deadline', '1', '--dead-letter', deadLetter]);
+    assert.equal(await run.exited, 1, run.stderr());
+    const errors = run.stderr().split('\n').filter((l) => /dead-letter/.test(l) && /no space left on device/i.test(l));
+    assert.equal(errors.length, 1, run.stderr());
+    assert.doesNotMatch(run.stderr(), /\n\s+at /, 'no stack trace');
+    const text = fs.readFileSync(deadLetter, 'utf8');
+    assert.ok(text.length > 0 && text.endsWith('\n'), 'only whole lines');
+    const letters = parseNdjson(text); // throws on a torn line
+    assert.ok(letters.length > 0 && letters.length < packets, `${letters.length} of ${packets} fit`);
+    assert.deepEqual(letters.map((l) => l.document.frame_number), Array.from({ length: letters.length }, (_, i) => i + 1));
+  } finally {
+    execFileSync('umount', [mount]);
+  }
+});
