@@ -25,8 +25,23 @@ const usageErrors: [string, string[], RegExp][] = [
   ['a negative count', ['--file', httpPcap, '--count', '-5'], /^espcap: .*count/],
   ['a zero count', ['--file', httpPcap, '--count', '0'], /^espcap: --count must be at least 1/],
   ['a count that is not a number', ['--file', httpPcap, '--count', 'ten'], /^espcap: --count needs a whole number/],
-  ['a huge chunk size', ['--file', httpPcap, '--chunk', '99999999999999999999'], /^espcap: --chunk must be/],
+  ['a huge chunk size', ['--file', httpPcap, '--chunk', '99999999999999999999'], /^espcap: --chunk must be between 1 and 100000, got 99999999999999999999$/],
+  ['a chunk size past the limit', ['--file', httpPcap, '--node', 'localhost:9200', '--chunk', '100001'], /^espcap: --chunk must be between 1 and 100000, got 100001$/],
+  ['a negative chunk size', ['--file', httpPcap, '--chunk=-1'], /^espcap: --chunk needs a whole number, got "-1"$/],
+  ['a negative count given with =', ['--file', httpPcap, '--count=-1'], /^espcap: --count needs a whole number, got "-1"$/],
+  ['a count past any capture', ['--file', httpPcap, '--count', '99999999999999999999'], /^espcap: --count is too large: 99999999999999999999$/],
+  ['a fractional count', ['--file', httpPcap, '--count', '1.5'], /^espcap: --count needs a whole number, got "1.5"$/],
+  ['bulk requests larger than Elasticsearch takes', ['--file', httpPcap, '--node', 'localhost:9200', '--bulk-mb', '101'], /^espcap: --bulk-mb must be between 1 and 100, got 101$/],
+  ['zero workers', ['--file', httpPcap, '--output', '/dev/null', '--workers', '0'], /^espcap: --workers must be between 1 and 256, got 0$/],
+  ['a snaplen past 262144', ['--nic', 'lo', '--snaplen', '300000'], /^espcap: --snaplen must be between 64 and 262144, got 300000$/],
+  ['a memory limit too small to start', ['--file', httpPcap, '--worker-max-rss', '10'], /^espcap: --worker-max-rss must be between 64 and 1048576, got 10$/],
   ['an empty file name', ['--file', ''], /^espcap: --file needs a value/],
+  ['an empty directory name', ['--dir', ''], /^espcap: --dir needs a value$/],
+  ['an empty output name', ['--file', httpPcap, '--output', ''], /^espcap: --output needs a value$/],
+  ['an empty node', ['--file', httpPcap, '--node', ' '], /^espcap: --node needs a value$/],
+  ['an empty display filter', ['--file', httpPcap, '--filter', ''], /^espcap: --filter needs a value$/],
+  ['an empty dead-letter name', ['--file', httpPcap, '--node', 'localhost:9200', '--dead-letter', ''], /^espcap: --dead-letter needs a value$/],
+  ['a directory given to --file', ['--file', testPcaps], /^espcap: --file .*test_pcaps is a directory: use --dir to read the captures in it$/],
   ['an invalid display filter', ['--file', httpPcap, '--filter', 'tcp.port ==== 80'], /^espcap: invalid display filter "tcp.port ==== 80": /],
   ['a capture filter for a file', ['--file', httpPcap, '--bpf', 'port 80'], /^espcap: --bpf filters live capture \(--nic\); .*--filter$/],
   ['--output and --node together', ['--file', httpPcap, '--output', '-', '--node', 'localhost:9200'], /^espcap: give either --output or --node, not both$/],
@@ -45,7 +60,6 @@ for (const [what, args, pattern] of usageErrors) {
 
 const runtimeErrors: [string, () => string[], RegExp][] = [
   ['a missing file', () => ['--file', '/nonexistent/x.pcap'], /^espcap: \/nonexistent\/x.pcap: no such file or directory$/],
-  ['a directory given to --file', () => ['--file', testPcaps], /is a directory/],
   ['a missing directory', () => ['--dir', '/nonexistent-dir'], /^espcap: cannot read directory \/nonexistent-dir: no such directory$/],
   ['a file given to --dir', () => ['--dir', httpPcap], /is not a directory$/],
   [
@@ -64,6 +78,24 @@ for (const [what, args, pattern] of runtimeErrors) {
     oneLineError(run.stderr, pattern);
   });
 }
+
+test('paths with spaces and non-ASCII letters work for --file, --dir and --output, and name the file in the documents', () => {
+  const dir = path.join(tempDir('unicode'), 'captures of the day ü 日本');
+  fs.mkdirSync(path.join(dir, 'sub dir ✓'), { recursive: true });
+  const capture = path.join(dir, 'sub dir ✓', 'dns — résolveur.pcap');
+  fs.copyFileSync(dnsPcap, capture);
+  const output = path.join(dir, '..', 'out put ñ.ndjson');
+  for (const input of [['--file', capture], ['--dir', dir]]) {
+    const run = espcap([...input, '--output', output, '--quiet']);
+    assert.equal(run.status, 0, run.stderr);
+    const docs = parseNdjson(fs.readFileSync(output, 'utf8'));
+    assert.equal(docs.length, 108);
+    assert.ok(docs.every((d) => d.file_name === capture), docs[0].file_name);
+  }
+  const missing = espcap(['--file', path.join(dir, 'nö such.pcap'), '--quiet']);
+  assert.equal(missing.status, 1);
+  oneLineError(missing.stderr, /^espcap: .*captures of the day ü 日本\/nö such\.pcap: no such file or directory$/);
+});
 
 test('an unreadable file is a one-line permission error', () => {
   const dir = tempDir('unreadable');

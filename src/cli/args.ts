@@ -22,8 +22,9 @@ Output (default: packets printed for a person to read):
                          cluster comma-separated), into one index per UTC day: packets-YYYY-MM-DD
 
 Elasticsearch:
-  --chunk N              packets per bulk request (default 1000)
-  --bulk-mb N            bytes per bulk request at most, in MiB (default 8)
+  --chunk N              packets per bulk request (default 1000, at most 100000)
+  --bulk-mb N            bytes per bulk request at most, in MiB (default 8, at most 100:
+                         Elasticsearch refuses larger requests by default)
   --bulk-inflight N      bulk requests in flight at once (default 3)
   --retry-deadline S     keep retrying a failing request for S seconds (default 300)
   --refresh-interval T   refresh interval of the indices espcap creates (default 30s: fast
@@ -126,12 +127,14 @@ export interface Options {
   dissectOnly: boolean;
 }
 
-function integer(flag: string, value: string | undefined, fallback: number, min: number): number {
+function integer(flag: string, value: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} needs a whole number, got "${value}"`);
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${flag} must be at least ${min}, got ${value}`);
-  return n;
+  const bounded = max !== Number.MAX_SAFE_INTEGER;
+  if (n >= min && n <= max) return n;
+  if (bounded) throw new UsageError(`--${flag} must be between ${min} and ${max}, got ${value.trim()}`);
+  throw new UsageError(n < min ? `--${flag} must be at least ${min}, got ${value.trim()}` : `--${flag} is too large: ${value.trim()}`);
 }
 
 /** An Elasticsearch time value: 500ms, 30s, 1m, or -1 (never). */
@@ -215,9 +218,9 @@ export function parseCommandLine(argv: string[]): Options {
     if ((v['api-key'] ?? v['api-key-file']) !== undefined && v.username !== undefined) throw new UsageError('give either an API key or --username, not both');
     elasticsearch = {
       node,
-      bulkMb: integer('bulk-mb', v['bulk-mb'], 8, 1),
-      bulkInflight: integer('bulk-inflight', v['bulk-inflight'], 3, 1),
-      retryDeadlineSeconds: integer('retry-deadline', v['retry-deadline'], 300, 0),
+      bulkMb: integer('bulk-mb', v['bulk-mb'], 8, 1, 100),
+      bulkInflight: integer('bulk-inflight', v['bulk-inflight'], 3, 1, 64),
+      retryDeadlineSeconds: integer('retry-deadline', v['retry-deadline'], 300, 0, 7 * 24 * 3600),
       refreshInterval: timeValue('refresh-interval', v['refresh-interval'], '30s'),
       deadLetter: nonEmpty('dead-letter', v['dead-letter']) ?? 'espcap-dead-letter.ndjson',
       username: nonEmpty('username', v.username),
@@ -236,15 +239,15 @@ export function parseCommandLine(argv: string[]): Options {
   if (v.promisc && v['no-promisc']) throw new UsageError('give either --promisc or --no-promisc, not both');
   if (isLive && v.workers !== undefined && v.workers !== '1') throw new UsageError('live capture dissects in one process at a time: leave out --workers');
   const live: LiveFlags = {
-    snaplen: integer('snaplen', v.snaplen, 262144, 64),
+    snaplen: integer('snaplen', v.snaplen, 262144, 64, 262144),
     promisc: !v['no-promisc'],
-    bufferMb: integer('buffer-size', v['buffer-size'], 32, 1),
+    bufferMb: integer('buffer-size', v['buffer-size'], 32, 1, 4096),
     user: nonEmpty('user', v.user) ?? 'nobody',
-    statsIntervalSeconds: integer('stats-interval', v['stats-interval'], 0, 0),
+    statsIntervalSeconds: integer('stats-interval', v['stats-interval'], 0, 0, 86400),
   };
   const count = integer('count', v.count, 0, 1);
   const toStdout = node === undefined && (v.output === undefined || v.output === '-');
-  const workers = integer('workers', v.workers, toStdout || count || isLive ? 1 : availableParallelism(), 1);
+  const workers = integer('workers', v.workers, toStdout || count || isLive ? 1 : availableParallelism(), 1, 256);
   if (workers > 1 && toStdout) throw new UsageError('--workers above 1 needs --output FILE or --node: on standard output the packets of several files would interleave');
   if (workers > 1 && count) throw new UsageError('--count takes the first packets in file order, with one worker: leave out --workers');
   return {
@@ -253,13 +256,13 @@ export function parseCommandLine(argv: string[]): Options {
     output: nonEmpty('output', v.output),
     node,
     elasticsearch,
-    chunk: integer('chunk', v.chunk, 1000, 1),
+    chunk: integer('chunk', v.chunk, 1000, 1, 100000),
     count,
     filter: nonEmpty('filter', v.filter),
     bpf: nonEmpty('bpf', v.bpf),
-    maxBytes: integer('max-bytes', v['max-bytes'], 64, 0),
+    maxBytes: integer('max-bytes', v['max-bytes'], 64, 0, 0xffffffff),
     sessionPackets: integer('session-packets', v['session-packets'], 100000, 0),
-    workerMaxRssMb: integer('worker-max-rss', v['worker-max-rss'], 400, 64),
+    workerMaxRssMb: integer('worker-max-rss', v['worker-max-rss'], 400, 64, 1024 * 1024),
     workers,
     resume: !v['no-resume'],
     quiet: v.quiet ?? false,

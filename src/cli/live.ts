@@ -28,7 +28,10 @@ function lookUpUser(name: string): { uid: number; gid: number } {
   const passwd = fs.readFileSync('/etc/passwd', 'utf8');
   for (const line of passwd.split('\n')) {
     const fields = line.split(':');
-    if (fields[0] === name) return { uid: Number(fields[2]), gid: Number(fields[3]) };
+    if (fields[0] !== name) continue;
+    const uid = Number(fields[2]);
+    if (uid === 0) throw new UsageError(`--user ${name} is root: packets are never dissected as root; name an unprivileged user`);
+    return { uid, gid: Number(fields[3]) };
   }
   throw new UsageError(`--user ${name}: no such user`);
 }

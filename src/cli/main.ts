@@ -104,7 +104,7 @@ async function openIndexing(options: Options): Promise<Indexing> {
   const { createClient, describeError } = await import('../elasticsearch/cluster');
   const { IngestState } = await import('../elasticsearch/ingest-state');
   const client = createClient((output as { cluster: ClusterOptions }).cluster);
-  return { output, client, state: new IngestState(client, options.filter), describeError };
+  return { output, client, state: new IngestState(client, options.filter, options.elasticsearch!.retryDeadlineSeconds * 1000), describeError };
 }
 
 /** Several processes append to one --output file: fine for a regular file or /dev/null, not for a pipe. */
@@ -261,7 +261,32 @@ function report(options: Options, run: PoolRun, skipped: number, fromDir: boolea
   return failed || indexingFailed ? 1 : 0;
 }
 
+/**
+ * An API key given with --api-key is blanked from espcap's command line as
+ * soon as it is read, so that ps and /proc show it only for those first
+ * moments (--api-key-file and ESPCAP_API_KEY never show it at all).
+ */
+function hideSecretArguments(argv: string[]): void {
+  let next = false;
+  const shown = argv.map((arg) => {
+    if (next) {
+      next = false;
+      return '***';
+    }
+    next = arg === '--api-key';
+    return arg.startsWith('--api-key=') ? '--api-key=***' : arg;
+  });
+  if (shown.some((arg, i) => arg !== argv[i])) process.title = ['espcap', ...shown].join(' ');
+}
+
+/** --file names files: a directory there is a mistake for --dir. */
+function checkNotDirectories(files: string[]): void {
+  for (const file of files)
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--file ${file} is a directory: use --dir to read the captures in it`);
+}
+
 async function run(argv: string[]): Promise<number> {
+  hideSecretArguments(argv);
   const options = parseCommandLine(argv);
   const mode = options.mode;
   switch (mode.kind) {
@@ -269,6 +294,7 @@ async function run(argv: string[]): Promise<number> {
       process.stdout.write(USAGE + '\n');
       return 0;
     case 'files':
+      checkNotDirectories(mode.files);
       return runFiles(options, mode.files, false);
     case 'dir':
       return runFiles(options, listCaptureCandidates(mode.dir), true);

@@ -1,5 +1,5 @@
 // Running espcap and tshark the way a user would, and reading what they print.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import { espcapBin } from './paths';
@@ -18,6 +18,17 @@ export function espcap(args: string[], options: { input?: string; env?: NodeJS.P
     env: options.env ?? process.env,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** espcap run in the background, so that the test can serve or watch it meanwhile. */
+export function espcapAsync(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): { pid: number; done: Promise<Run> } {
+  const child = spawn(process.execPath, [espcapBin, ...args], { env: options.env ?? process.env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<Run>((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+  return { pid: child.pid!, done };
 }
 
 export type Doc = Record<string, any>;
