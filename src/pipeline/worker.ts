@@ -150,7 +150,8 @@ async function run(inbox: Inbox): Promise<void> {
 
 // libwireshark starts at once, before there is work: a successor started
 // ahead of time (see worker-pool.ts) is ready when its predecessor stops.
-const engineReady = initEngine();
+// (An addon that cannot load throws at once; as a rejection it is reported like any other failure.)
+const engineReady = (async () => initEngine())();
 engineReady.catch(() => {}); // reported by run()
 
 run(new Inbox()).then(
