@@ -97,6 +97,24 @@ test('paths with spaces and non-ASCII letters work for --file, --dir and --outpu
   oneLineError(missing.stderr, /^espcap: .*captures of the day ü 日本\/nö such\.pcap: no such file or directory$/);
 });
 
+test('--output on a full disk: a one-line error, exit code 1, only whole documents in the file', { skip: process.getuid?.() !== 0 && 'mounting a small file system needs root' }, () => {
+  const mount = tempDir('full-output');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'espcap-test', mount]); // room for part of test_http.pcap's documents
+  try {
+    const output = path.join(mount, 'out.ndjson');
+    const run = espcap(['--file', httpPcap, '--output', output, '--quiet']);
+    assert.equal(run.status, 1);
+    oneLineError(run.stderr, /^espcap: cannot write .*out\.ndjson: no space left on device$/);
+    const text = fs.readFileSync(output, 'utf8');
+    assert.ok(text.endsWith('\n'), 'no torn line at the end');
+    const docs = parseNdjson(text);
+    assert.ok(docs.length > 0 && docs.length < 1268, `${docs.length} documents`);
+    assert.deepEqual(docs.map((d) => d.frame_number), Array.from({ length: docs.length }, (_, i) => i + 1));
+  } finally {
+    execFileSync('umount', [mount]);
+  }
+});
+
 test('an unreadable file is a one-line permission error', () => {
   const dir = tempDir('unreadable');
   const file = path.join(dir, 'secret.pcap');

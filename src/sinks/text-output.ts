@@ -9,8 +9,13 @@ export class TextOutput {
 
   private constructor(private readonly stream: Writable, private readonly ownsStream: boolean, name: string) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      this.failure =
-        err.code === 'EPIPE' ? new OutputClosedError('output closed') : new EspcapError(`cannot write ${name}: ${err.message}`);
+      if (err.code === 'EPIPE') {
+        this.failure = new OutputClosedError('output closed');
+        return;
+      }
+      if (ownsStream) cutToLastWholeLine(name);
+      const reason = err.code === 'ENOSPC' ? 'no space left on device' : err.message;
+      this.failure = new EspcapError(`cannot write ${name}: ${reason}`);
     });
   }
 
@@ -55,5 +60,32 @@ export class TextOutput {
       await this.settled('drain');
     }
     if (this.failure) throw this.failure;
+  }
+}
+
+/**
+ * After a failed write (a full disk) the file may end in part of a line:
+ * cut it back to its last whole line, so that every line in it is a whole
+ * document. (Several processes appending to one file each cut only a torn end.)
+ */
+function cutToLastWholeLine(file: string): void {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r+');
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let end = fs.fstatSync(fd).size; ; ) {
+      const start = Math.max(0, end - chunk.length);
+      const read = fs.readSync(fd, chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, read).lastIndexOf(0x0a);
+      if (newline >= 0 || start === 0) {
+        fs.ftruncateSync(fd, newline >= 0 ? start + newline + 1 : 0);
+        return;
+      }
+      end = start;
+    }
+  } catch {
+    // the file cannot be reopened: the error about the write is what counts
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
