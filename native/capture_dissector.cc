@@ -47,6 +47,7 @@ const nstime_t *provider_frame_ts(packet_provider_data *prov, guint32 frame_num)
 }
 
 wtap_block_t interface_block(packet_provider_data *prov, guint32 interface_id) {
+  if (!prov->wth) return nullptr;  // records handed over without a file have no interfaces
   wtapng_iface_descriptions_t *idb_info = wtap_file_get_idb_info(prov->wth);
   wtap_block_t block = nullptr;
   if (interface_id < idb_info->interface_data->len)
@@ -151,6 +152,28 @@ struct CaptureDissector::State {
     edt = nullptr;
     session = nullptr;
   }
+
+  bool compile_filter(CaptureError &error) {
+    if (options.display_filter.empty()) return true;
+    gchar *err_msg = nullptr;
+    if (dfilter_compile(options.display_filter.c_str(), &filter, &err_msg)) return true;
+    error.code = "BAD_FILTER";
+    error.message = std::string("invalid display filter \"") + options.display_filter + "\": " +
+                    (err_msg ? err_msg : "syntax error");
+    g_free(err_msg);
+    return false;
+  }
+
+  void reset_if_due() {
+    if (options.reset_every && records_in_session >= options.reset_every) {
+      // Like tshark -M: drop conversation and reassembly state to bound memory.
+      close_session();
+      open_session();
+      resets++;
+    }
+  }
+
+  Step dissect(wtap_rec *rec, const uint8_t *data, gint64 offset, PacketBatch &batch);
 };
 
 CaptureDissector::CaptureDissector(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -158,17 +181,7 @@ CaptureDissector::~CaptureDissector() = default;
 
 std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &options, CaptureError &error) {
   auto state = std::make_unique<State>(options);
-
-  if (!options.display_filter.empty()) {
-    gchar *err_msg = nullptr;
-    if (!dfilter_compile(options.display_filter.c_str(), &state->filter, &err_msg)) {
-      error.code = "BAD_FILTER";
-      error.message = std::string("invalid display filter \"") + options.display_filter + "\": " +
-                      (err_msg ? err_msg : "syntax error");
-      g_free(err_msg);
-      return nullptr;
-    }
-  }
+  if (!state->compile_filter(error)) return nullptr;
 
   // wiretap takes an empty file for an ERF capture with no packets; it is a
   // broken capture (nothing was ever written to it), not an empty one.
@@ -203,15 +216,17 @@ std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &o
   return std::unique_ptr<CaptureDissector>(new CaptureDissector(std::move(state)));
 }
 
+std::unique_ptr<CaptureDissector> CaptureDissector::without_file(const CaptureOptions &options, CaptureError &error) {
+  auto state = std::make_unique<State>(options);
+  if (!state->compile_filter(error)) return nullptr;
+  state->file_type_subtype = wtap_pcap_file_type_subtype();
+  state->open_session();
+  return std::unique_ptr<CaptureDissector>(new CaptureDissector(std::move(state)));
+}
+
 CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &error) {
   State &s = *state_;
-  if (s.options.reset_every && s.records_in_session >= s.options.reset_every) {
-    // Like tshark -M: drop conversation and reassembly state to bound memory.
-    s.close_session();
-    s.open_session();
-    s.resets++;
-  }
-
+  s.reset_if_due();
   int err = 0;
   gchar *err_info = nullptr;
   gint64 offset = 0;
@@ -220,20 +235,34 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     error = wtap_error(err, err_info, false);
     return Step::kError;
   }
+  Step step = s.dissect(&s.rec, ws_buffer_start_ptr(&s.buf), offset, batch);
+  wtap_rec_reset(&s.rec);
+  return step;
+}
+
+CaptureDissector::Step CaptureDissector::dissect_record(wtap_rec *rec, const uint8_t *data, PacketBatch &batch) {
+  state_->reset_if_due();
+  return state_->dissect(rec, data, 0, batch);
+}
+
+// One record, read from the file or handed over: dissected as the next frame,
+// its document appended to `batch` if it passes the filter.
+CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uint8_t *data, gint64 offset, PacketBatch &batch) {
+  State &s = *this;
   s.records++;
   s.records_in_session++;
 
   frame_data fd;
-  frame_data_init(&fd, (guint32)s.records, &s.rec, offset, s.cum_bytes);
+  frame_data_init(&fd, (guint32)s.records, rec, offset, s.cum_bytes);
   frame_data_set_before_dissect(&fd, &s.elapsed, &s.provider.ref, s.provider.prev_dis);
   if (s.provider.ref == &fd) {
     s.provider.ref_frame = fd;
     s.provider.ref = &s.provider.ref_frame;
   }
   if (s.filter) epan_dissect_prime_with_dfilter(s.edt, s.filter);
-  tvbuff_t *tvb = tvb_new_real_data(ws_buffer_start_ptr(&s.buf), fd.cap_len,
+  tvbuff_t *tvb = tvb_new_real_data(data, fd.cap_len,
                                     fd.pkt_len > (guint32)G_MAXINT ? G_MAXINT : (gint)fd.pkt_len);
-  epan_dissect_run(s.edt, s.file_type_subtype, &s.rec, tvb, &fd, nullptr);
+  epan_dissect_run(s.edt, s.file_type_subtype, rec, tvb, &fd, nullptr);
   bool passed = !s.filter || dfilter_apply_edt(s.filter, s.edt);
 
   if (passed) {
@@ -242,7 +271,7 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     // A record without a time (a pcapng block that is not a packet) is put at
     // the epoch; wiretap may leave an earlier record's time in it.
     nstime_t ts = fd.has_ts ? fd.abs_ts : nstime_t{0, 0};
-    bool has_if = s.rec.rec_type == REC_TYPE_PACKET && (s.rec.presence_flags & WTAP_HAS_INTERFACE_ID);
+    bool has_if = rec->rec_type == REC_TYPE_PACKET && (rec->presence_flags & WTAP_HAS_INTERFACE_ID);
     // The document line, and where its parts start: see PacketBatch.
     s.iso.clear();
     if (!json_text::append_iso_time(s.iso, ts.secs, ts.nsecs)) s.iso = "1970-01-01T00:00:00.000000000Z";
@@ -263,7 +292,7 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     append_number(text, (double)fd.pkt_len);
     if (has_if) {
       text.append(",\"interface_id\":");
-      append_number(text, (double)s.rec.rec_header.packet_header.interface_id);
+      append_number(text, (double)rec->rec_header.packet_header.interface_id);
     }
     text.append(",\"layers\":");
     batch.offsets.push_back((uint32_t)text.size());
@@ -286,7 +315,7 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     meta[PacketBatch::kNanoseconds] = (double)ts.nsecs;
     meta[PacketBatch::kCapturedLength] = (double)fd.cap_len;
     meta[PacketBatch::kOriginalLength] = (double)fd.pkt_len;
-    meta[PacketBatch::kInterfaceId] = has_if ? (double)s.rec.rec_header.packet_header.interface_id : -1;
+    meta[PacketBatch::kInterfaceId] = has_if ? (double)rec->rec_header.packet_header.interface_id : -1;
     batch.meta.insert(batch.meta.end(), meta, meta + PacketBatch::kMetaPerPacket);
     batch.count++;
     s.provider.prev_dis_frame = fd;
@@ -296,13 +325,13 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
   s.provider.prev_cap = &s.provider.prev_cap_frame;
   epan_dissect_reset(s.edt);
   frame_data_destroy(&fd);
-  wtap_rec_reset(&s.rec);
   return passed ? Step::kPacket : Step::kFiltered;
 }
 
 uint64_t CaptureDissector::records_read() const { return state_->records; }
 uint64_t CaptureDissector::session_resets() const { return state_->resets; }
 uint64_t CaptureDissector::bytes_read() const {
+  if (!state_->wth) return 0;
   gint64 n = wtap_read_so_far(state_->wth);
   return n > 0 ? (uint64_t)n : 0;
 }
@@ -310,6 +339,7 @@ std::string CaptureDissector::file_type() const {
   return wtap_file_type_subtype_name(state_->file_type_subtype);
 }
 std::string CaptureDissector::link_type() const {
+  if (!state_->wth) return "unknown";
   const char *name = wtap_encap_name(wtap_file_encap(state_->wth));
   return name ? name : "unknown";
 }

@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include <wiretap/wtap.h>
+
 #include "layer_writer.h"
 #include "packet_batch.h"
 
@@ -29,11 +31,19 @@ class CaptureDissector {
  public:
   // Returns null and fills `error` when the capture or the filter cannot be opened.
   static std::unique_ptr<CaptureDissector> open(const CaptureOptions &options, CaptureError &error);
+  // No capture file (options.path is unused): the caller hands over records
+  // itself through dissect_record(), as if read from a pcap file. For the
+  // packet fuzzer, which must take the very path a capture record takes.
+  static std::unique_ptr<CaptureDissector> without_file(const CaptureOptions &options, CaptureError &error);
   ~CaptureDissector();
 
   enum class Step { kPacket, kFiltered, kEnd, kError };
   // Reads and dissects one record; on kPacket it is appended to `batch`.
   Step next(PacketBatch &batch, CaptureError &error);
+  // Dissects a record the caller made (its header, and `data` with its caplen
+  // bytes) as the next one, exactly as next() dissects a record it reads:
+  // kPacket (appended to `batch`) or kFiltered.
+  Step dissect_record(wtap_rec *rec, const uint8_t *data, PacketBatch &batch);
 
   uint64_t records_read() const;
   uint64_t bytes_read() const;  // of the file as stored (compressed bytes for a compressed file)

@@ -122,9 +122,15 @@ inline void append_string(std::string &out, const char *s) { append_string(out, 
 // captures and hostile packets carry nanosecond fields far outside that range.
 inline void normalise_time(int64_t &secs, int64_t &nsecs) {
   const int64_t billion = 1000000000;
-  secs += nsecs / billion;
+  int64_t carry = nsecs / billion;
   nsecs %= billion;
-  if (nsecs < 0) { nsecs += billion; secs -= 1; }
+  if (nsecs < 0) { nsecs += billion; carry -= 1; }
+  // Seconds can be anywhere in int64 (a pcapng timestamp counted in whole
+  // seconds): at its edges the carry would overflow, so stay at the edge.
+  if (__builtin_add_overflow(secs, carry, &secs)) {
+    secs = carry > 0 ? INT64_MAX : INT64_MIN;
+    nsecs = carry > 0 ? billion - 1 : 0;
+  }
 }
 
 // Writes `value` as exactly `width` decimal digits, zero-padded (hot path: no printf).
@@ -171,13 +177,15 @@ inline bool append_iso_time(std::string &out, int64_t secs, int64_t nsecs) {
 // A duration in seconds as a JSON number with all nine fractional digits.
 inline void append_seconds(std::string &out, int64_t secs, int64_t nsecs) {
   normalise_time(secs, nsecs);
+  uint64_t whole = (uint64_t)secs;
   if (secs < 0) {
-    // The value is secs + nsecs/1e9 < 0; print its magnitude after a minus sign.
+    // The value is secs + nsecs/1e9 < 0; print its magnitude after a minus
+    // sign, unsigned: -INT64_MIN does not fit an int64.
     out.push_back('-');
-    if (nsecs > 0) { secs += 1; nsecs = 1000000000 - nsecs; }
-    secs = -secs;
+    whole = 0 - (uint64_t)secs;
+    if (nsecs > 0) { whole -= 1; nsecs = 1000000000 - nsecs; }
   }
-  append_i64(out, secs);
+  append_u64(out, whole);
   append_nanos_fraction(out, nsecs);
 }
 

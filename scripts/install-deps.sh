@@ -18,8 +18,9 @@ packages=(
   tshark                                                         # the reference the tests compare with
   util-linux                                                     # runuser, for tests that drop root
   default-jre-headless maven unzip                               # a local Elasticsearch for tests
-  time curl                                                      # benchmarks: peak memory, cluster calls
+  time curl openssl                                              # benchmarks: peak memory, cluster calls; TLS tests: a certificate
   iproute2 tcpreplay                                             # live-capture tests: namespaces, veth, replay
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14           # sanitizer and fuzzing tests (ASan, UBSan, libFuzzer, symbolizer)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 apt-get install -y -q --no-install-recommends "${packages[@]}"

@@ -1,0 +1,155 @@
+// Dissects capture files with the engine's own code, without Node, for
+// sanitizer builds: the sequence of ReaderCore::pump (engine_thread.cc), one
+// file after another in one process, as a dissecting process does.
+//
+//   dissect_file [--max-bytes N] [--reset-every N] [--filter EXPR] [--config-dir DIR] FILE...
+//
+// stdout, one line per event, for scripts/sanitize.js:
+//   file PATH                      starting on PATH
+//   done PATH records=N packets=N resets=N
+//   capture-error PATH CODE        the one-line message is on stderr
+//   invalid-document PATH frame=N PROBLEM
+// Exit code: 0 every file read to its end, 1 a capture error, 2 usage or
+// start-up failure, 3 a document that is not strict JSON.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../capture_dissector.h"
+#include "../epan_runtime.h"
+#include "json_check.h"
+
+namespace {
+
+constexpr uint32_t kBatchSize = 512;  // ReaderLimits::batch_size
+
+struct Counts {
+  uint64_t packets = 0;
+  uint64_t invalid = 0;
+};
+
+// Every document of the batch must be one strict JSON line, its layers span
+// a JSON object of its own, exactly where the offsets say.
+void check_batch(const std::string &path, const PacketBatch &batch, Counts &counts) {
+  const std::string &text = batch.text;
+  auto report = [&](double frame, const std::string &problem) {
+    counts.invalid++;
+    printf("invalid-document %s frame=%.0f %s\n", path.c_str(), frame, problem.c_str());
+  };
+  if (batch.offsets.size() != (size_t)batch.count * PacketBatch::kSpansPerPacket ||
+      batch.meta.size() != (size_t)batch.count * PacketBatch::kMetaPerPacket) {
+    report(-1, "batch offsets or meta do not match its count");
+    return;
+  }
+  for (uint32_t p = 0; p < batch.count; p++) {
+    const uint32_t *span = &batch.offsets[p * PacketBatch::kSpansPerPacket];
+    size_t end = p + 1 < batch.count ? batch.offsets[(p + 1) * PacketBatch::kSpansPerPacket] : text.size();
+    double frame = batch.meta[p * PacketBatch::kMetaPerPacket + PacketBatch::kFrameNumber];
+    bool ordered = span[0] <= span[1] && span[1] <= span[2] && span[2] <= span[3] && span[3] <= span[4] && span[4] <= end;
+    if (!ordered || end > text.size() || end == span[0] || text[end - 1] != '\n') {
+      report(frame, "document spans out of order or not ending in a newline");
+      continue;
+    }
+    std::string_view line(text.data() + span[0], end - 1 - span[0]);
+    std::string problem = json_check::problem(line);
+    if (problem.empty()) problem = json_check::problem(std::string_view(text.data() + span[2], span[3] - span[2]));
+    if (problem.empty() && text[span[2]] != '{') problem = "layers is not an object";
+    if (!problem.empty()) report(frame, problem);
+  }
+}
+
+// Returns false at a capture error (reported on stderr as one line).
+bool dissect(const CaptureOptions &options, Counts &counts) {
+  printf("file %s\n", options.path.c_str());
+  fflush(stdout);
+  CaptureError error;
+  std::unique_ptr<CaptureDissector> dissector = CaptureDissector::open(options, error);
+  bool failed = !dissector;
+  uint64_t records = 0, resets = 0;
+  while (dissector) {
+    PacketBatch batch;
+    batch.offsets.reserve(kBatchSize * PacketBatch::kSpansPerPacket);
+    batch.meta.reserve(kBatchSize * PacketBatch::kMetaPerPacket);
+    bool end = false;
+    while (batch.count < kBatchSize) {
+      CaptureDissector::Step step = dissector->next(batch, error);
+      if (step == CaptureDissector::Step::kEnd) { end = true; break; }
+      if (step == CaptureDissector::Step::kError) { failed = end = true; break; }
+    }
+    counts.packets += batch.count;
+    check_batch(options.path, batch, counts);
+    if (end) {
+      records = dissector->records_read();
+      resets = dissector->session_resets();
+      dissector.reset();  // closing and freeing happen on this thread, as in pump()
+    }
+  }
+  if (failed) {
+    printf("capture-error %s %s\n", options.path.c_str(), error.code.c_str());
+    fprintf(stderr, "dissect_file: %s: %s (%s)\n", options.path.c_str(), error.message.c_str(), error.code.c_str());
+  } else {
+    printf("done %s records=%llu packets=%llu resets=%llu\n", options.path.c_str(), (unsigned long long)records,
+           (unsigned long long)counts.packets, (unsigned long long)resets);
+  }
+  fflush(stdout);
+  return !failed;
+}
+
+bool parse_count(const char *text, uint64_t &out) {
+  char *end = nullptr;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (!*text || *end) return false;
+  out = v;
+  return true;
+}
+
+int usage() {
+  fprintf(stderr, "usage: dissect_file [--max-bytes N] [--reset-every N] [--filter EXPR] [--config-dir DIR] FILE...\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  // Each wmem and GSlice allocation its own malloc, so ASan bounds every
+  // value the engine reads out of epan (set before epan starts its allocators).
+  setenv("WIRESHARK_DEBUG_WMEM_OVERRIDE", "simple", 0);
+  setenv("G_SLICE", "always-malloc", 0);
+  CaptureOptions base;
+  base.reset_every = 100000;  // espcap's --session-packets default
+  RuntimeOptions runtime;
+  runtime.config_dir = ESPCAP_CONFIG_DIR;
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; i++) {
+    std::string arg = argv[i];
+    bool has_value = i + 1 < argc;
+    uint64_t n;
+    if (arg == "--max-bytes" && has_value && parse_count(argv[i + 1], n)) base.max_bytes = (uint32_t)n, i++;
+    else if (arg == "--reset-every" && has_value && parse_count(argv[i + 1], n)) base.reset_every = n, i++;
+    else if (arg == "--filter" && has_value) base.display_filter = argv[++i];
+    else if (arg == "--config-dir" && has_value) runtime.config_dir = argv[++i];
+    else if (arg.rfind("--", 0) == 0) return usage();
+    else files.push_back(arg);
+  }
+  if (files.empty()) return usage();
+
+  std::string error;
+  if (!runtime_init(runtime, error)) {
+    fprintf(stderr, "dissect_file: %s\n", error.c_str());
+    return 2;
+  }
+  bool capture_error = false;
+  uint64_t invalid = 0;
+  for (const std::string &file : files) {
+    CaptureOptions options = base;
+    options.path = file;
+    Counts counts;
+    if (!dissect(options, counts)) capture_error = true;
+    invalid += counts.invalid;
+  }
+  if (invalid) return 3;
+  return capture_error ? 1 : 0;
+}
