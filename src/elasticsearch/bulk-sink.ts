@@ -105,6 +105,9 @@ export class ElasticsearchSink implements PacketSink {
   private readonly mappedUpTo = new Map<string, number>();
   private mappingWork: Promise<void> = Promise.resolve();
   private deadLetterFd: number | undefined;
+  /** Since when requests have been failing with no document accepted in between (see expired()). */
+  private failingSince: number | undefined;
+  private lastFailure = '';
   private readonly tallies = new WeakMap<DocumentBuilder, CaptureTally>();
 
   constructor(
@@ -203,9 +206,38 @@ export class ElasticsearchSink implements PacketSink {
     request.finally(() => this.inflight.delete(request));
   }
 
-  /** Runs a request, retrying it while the cluster is away, until `started` + the retry deadline. */
+  /** Runs a request, retrying it while the cluster is away, until `started` + the retry deadline (or the stall below). */
   private retrying<T>(request: () => Promise<T>, started = Date.now()): Promise<T> {
-    return withRetries(request, this.options.retryDeadlineMs, () => this.counts.retries++, started);
+    return withRetries(request, () => this.expired(started), (err) => {
+      this.counts.retries++;
+      this.failing(describeError(err));
+    });
+  }
+
+  /**
+   * A request started at `started` gives up at the retry deadline; every
+   * request gives up once the cluster has accepted nothing for that long
+   * (stalled), whenever it started: then espcap stops rather than wait the
+   * deadline again for every request still to come.
+   */
+  private expired(started: number): boolean {
+    const now = Date.now();
+    return now - started >= this.options.retryDeadlineMs || (this.failingSince !== undefined && now - this.failingSince >= this.options.retryDeadlineMs);
+  }
+
+  /** A request or item failed for a passing reason: the stall clock runs from the first such failure since the last success. */
+  private failing(reason: string): void {
+    this.failingSince ??= Date.now();
+    this.lastFailure = reason;
+  }
+
+  /** After a give-up: if the cluster accepted nothing for the whole deadline, the run stops. */
+  private stopIfStalled(): void {
+    if (this.failingSince === undefined || Date.now() - this.failingSince < this.options.retryDeadlineMs) return;
+    this.failure ??= new EspcapError(
+      `Elasticsearch accepted no document for ${Math.round((Date.now() - this.failingSince) / 1000)} s (last: ${this.lastFailure}): stopped; ` +
+        `the documents it refused are in ${this.options.deadLetterPath}; run the same command again to index the rest`,
+    );
   }
 
   /** Creates the indices (from the template) and maps the fields seen so far, once per index and field. */
@@ -254,20 +286,24 @@ export class ElasticsearchSink implements PacketSink {
       } catch (err) {
         const status = err instanceof errors.ResponseError ? (err.meta.statusCode ?? 0) : 0;
         this.deadLetter(items, status, { type: 'request_failed', reason: describeError(err) });
+        this.stopIfStalled();
         return;
       }
       const again: Item[] = [];
+      const expired = this.expired(started);
       response.items.forEach((entry, i) => {
         const result = entry.create;
-        if (result.status === 201 || result.status === 200 || (result.status === 409 && items[i].maybeIndexed)) {
-          this.counts.indexed++;
-          items[i].capture.settle('indexed');
-        } else if (result.status === 409) {
-          this.counts.duplicates++;
-          items[i].capture.settle('duplicates');
-        } else if (transientItemError(result.status, result.error) && Date.now() - started < this.options.retryDeadlineMs) again.push(items[i]);
-        else this.deadLetter([items[i]], result.status, result.error);
+        if (result.status === 201 || result.status === 200 || result.status === 409) {
+          this.failingSince = undefined;
+          const kind = result.status === 409 && !items[i].maybeIndexed ? 'duplicates' : 'indexed';
+          this.counts[kind]++;
+          items[i].capture.settle(kind);
+        } else if (transientItemError(result.status, result.error) && !expired) {
+          this.failing(`HTTP ${result.status}: ${(result.error as { reason?: string } | undefined)?.reason ?? 'refused'}`);
+          again.push(items[i]);
+        } else this.deadLetter([items[i]], result.status, result.error);
       });
+      if (expired) this.stopIfStalled();
       items = again;
       if (items.length) {
         this.counts.retries++;

@@ -86,17 +86,22 @@ export function backoff(attempt: number): number {
   return Math.random() * Math.min(30000, 250 * 2 ** attempt);
 }
 
+/** A deadline `ms` from `from`: true once it has passed. */
+export function deadline(ms: number, from = Date.now()): () => boolean {
+  return () => Date.now() - from >= ms;
+}
+
 /**
  * Runs a request, retrying it while the cluster is away or overloaded, until
- * `started` + `deadlineMs`; then the last error is thrown.
+ * `expired()`; then the last error is thrown.
  */
-export async function withRetries<T>(request: () => Promise<T>, deadlineMs: number, onRetry: () => void = () => {}, started = Date.now()): Promise<T> {
+export async function withRetries<T>(request: () => Promise<T>, expired: () => boolean, onRetry: (err: unknown) => void = () => {}): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await request();
     } catch (err) {
-      if (!retryable(err) || Date.now() - started >= deadlineMs) throw err;
-      onRetry();
+      if (!retryable(err) || expired()) throw err;
+      onRetry(err);
       await sleep(backoff(attempt));
     }
   }

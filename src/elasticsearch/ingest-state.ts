@@ -11,7 +11,7 @@
 // in part is simply indexed again: documents already there are duplicates by id.
 import { createHash } from 'node:crypto';
 import { Client, errors } from '@elastic/elasticsearch';
-import { withRetries } from './cluster';
+import { deadline, withRetries } from './cluster';
 import { INDEX_PREFIX } from './mapping';
 
 export const STATE_INDEX = 'espcap-ingest-state';
@@ -49,7 +49,7 @@ export class IngestState {
   ) {}
 
   private retrying<T>(request: () => Promise<T>): Promise<T> {
-    return withRetries(request, this.retryDeadlineMs);
+    return withRetries(request, deadline(this.retryDeadlineMs));
   }
 
   private stateId(captureId: string, filter: string | undefined): string {
