@@ -218,6 +218,16 @@ function signal(pid, sig) {
   }
 }
 
+/** Crash an instance the way a failing machine would (SIGKILL), data kept. False if it was not running. */
+async function killInstance(st, log, what) {
+  if (instancePids(st).length === 0) return false;
+  log(`killing ${what}`);
+  for (const pid of instancePids(st)) signal(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && instancePids(st).length; i++) await sleep(100);
+  if (instancePids(st).length) throw new EsError(`could not kill ${what} (pids ${instancePids(st).join(' ')})`);
+  return true;
+}
+
 /** Stop an instance: SIGTERM, wait up to timeoutMs, then SIGKILL. */
 async function stopInstance(st, log, timeoutMs = STOP_TIMEOUT_MS) {
   let pids = instancePids(st);
@@ -802,13 +812,7 @@ async function kill({ quiet = false } = {}) {
   const log = logger(quiet);
   return withLock(cfg, log, async () => {
     const st = readState(cfg);
-    const pids = st ? instancePids(st) : [];
-    if (pids.length === 0) return false;
-    log(`killing elasticsearch (pid ${st.pid})`);
-    for (const pid of pids) signal(pid, 'SIGKILL');
-    for (let i = 0; i < 100 && instancePids(st).length; i++) await sleep(100);
-    if (instancePids(st).length) throw new EsError(`could not kill elasticsearch (pids ${instancePids(st).join(' ')})`);
-    return true;
+    return st ? killInstance(st, log, `elasticsearch (pid ${st.pid})`) : false;
   });
 }
 
@@ -866,18 +870,12 @@ async function startCluster({ nodes = 3, quiet = false, heap = '512m' } = {}) {
     await waitHealthy(cfgs.map((_, i) => launchNode(i)), `http://127.0.0.1:${ports[0].http}`, log, nodes);
   });
   const urls = ports.map((p) => `http://127.0.0.1:${p.http}`);
-  const nodePids = (i) => {
-    const st = readState(cfgs[i]);
-    return st ? instancePids(st) : [];
-  };
   return {
     urls,
     /** Crashes node i (SIGKILL); its data stays. */
     async kill(i) {
-      log(`killing ${names[i]}`);
-      for (const pid of nodePids(i)) signal(pid, 'SIGKILL');
-      for (let n = 0; n < 100 && nodePids(i).length; n++) await sleep(100);
-      if (nodePids(i).length) throw new EsError(`could not kill ${names[i]}`);
+      const st = readState(cfgs[i]);
+      if (st) await killInstance(st, log, names[i]);
     },
     /** Stops node i the orderly way (SIGTERM). */
     async stop(i) {

@@ -9,3 +9,8 @@ export class EspcapError extends Error {
     super(message);
   }
 }
+
+/** Why a file write failed, for a one-line error: a full disk in words, anything else as Node says it. */
+export function writeFailure(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on device' : (err as Error).message;
+}

@@ -131,9 +131,8 @@ function integer(flag: string, value: string | undefined, fallback: number, min:
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} needs a whole number, got "${value}"`);
   const n = Number(value);
-  const bounded = max !== Number.MAX_SAFE_INTEGER;
   if (n >= min && n <= max) return n;
-  if (bounded) throw new UsageError(`--${flag} must be between ${min} and ${max}, got ${value.trim()}`);
+  if (max !== Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag} must be between ${min} and ${max}, got ${value.trim()}`);
   throw new UsageError(n < min ? `--${flag} must be at least ${min}, got ${value.trim()}` : `--${flag} is too large: ${value.trim()}`);
 }
 

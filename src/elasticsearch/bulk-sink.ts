@@ -13,11 +13,13 @@
 //   the same way; any other item error, and whatever is still failing at the
 //   deadline, goes to the dead-letter file with its reason. Nothing is
 //   dropped silently.
+// - A cluster that accepts no document at all for the retry deadline stops
+//   the run (see expired()), rather than every later request waiting as long.
 import * as fs from 'node:fs';
 import { Client, errors } from '@elastic/elasticsearch';
 import { BatchView, DocumentBuilder } from '../document';
 import { Meta } from '../engine/engine';
-import { EspcapError } from '../errors';
+import { EspcapError, writeFailure } from '../errors';
 import { FileCounts, noFileCounts, PacketSink } from '../sinks/sink';
 import { backoff, describeError, sleep, withRetries } from './cluster';
 import { FIELD_BUDGET, INDEX_PREFIX, layerFieldType, layerProperties } from './mapping';
@@ -328,8 +330,7 @@ export class ElasticsearchSink implements PacketSink {
         item.capture.settle('deadLettered');
       }
     } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on device' : (err as Error).message;
-      throw new EspcapError(`cannot write the dead-letter file ${this.options.deadLetterPath}: ${reason}`);
+      throw new EspcapError(`cannot write the dead-letter file ${this.options.deadLetterPath}: ${writeFailure(err)}`);
     }
   }
 }

@@ -72,7 +72,7 @@ export function createClient(options: ClusterOptions): Client {
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
 /** A failure worth retrying: the cluster is away, overloaded or restarting. */
-export function retryable(err: unknown): boolean {
+function retryable(err: unknown): boolean {
   if (err instanceof errors.ResponseError) return RETRYABLE_STATUS.has(err.meta.statusCode ?? 0);
   return err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError;
 }

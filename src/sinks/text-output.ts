@@ -1,7 +1,7 @@
 // A text stream (stdout or a file) written batch by batch, with backpressure.
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
-import { EspcapError } from '../errors';
+import { EspcapError, writeFailure } from '../errors';
 import { OutputClosedError } from './sink';
 
 export class TextOutput {
@@ -14,8 +14,7 @@ export class TextOutput {
         return;
       }
       if (ownsStream) cutToLastWholeLine(name);
-      const reason = err.code === 'ENOSPC' ? 'no space left on device' : err.message;
-      this.failure = new EspcapError(`cannot write ${name}: ${reason}`);
+      this.failure = new EspcapError(`cannot write ${name}: ${writeFailure(err)}`);
     });
   }
 
