@@ -1,23 +1,18 @@
-// N-API surface of the engine. Every call returns at once; epan work happens
-// on the engine thread and comes back as a resolved promise. One crossing per
-// batch of packets, never per packet.
-//
-//   init({configDir}) -> Promise<{version}>
-//   fieldRegistry()                 -> Promise<string>   (see epan_runtime.h)
-//   open({path, filter, maxBytes, resetEvery, skipRecords, batchSize, readAhead, maxPackets})
-//                                   -> Promise<Reader>
-//   reader.next()  -> Promise<{count, text, offsets, meta, newFields} | null>, rejects at a read error
-//   reader.stats() -> {records, packets, resets, bytes, fileType, linkType}
-//   reader.stopAfter(record) ends the reader once that record is read
-//   reader.close()
-// and live capture: see live_binding.cc.
+// N-API surface of the engine; native/addon.d.ts declares it for TypeScript.
+// Every epan call returns at once; epan work happens on the engine thread and
+// comes back as a resolved promise. One crossing per batch of packets, never
+// one per packet. Options objects are read by JsOptions (js_options.h), which
+// refuses a missing, mistyped or unknown option; failures carry an ErrorCode
+// (error_code.h) as `code`. Live capture: see live_binding.cc.
 #include <napi.h>
 
 #include <deque>
 #include <mutex>
 
+#include "document_contract.h"
 #include "engine_thread.h"
 #include "epan_runtime.h"
+#include "js_options.h"
 
 void register_live(Napi::Env env, Napi::Object exports);  // live_binding.cc
 
@@ -56,20 +51,19 @@ void release(Napi::Env env) {
   if (--g_pending == 0) g_wake.Unref(env);
 }
 
-Napi::Error capture_error(Napi::Env env, const CaptureError &e) {
-  Napi::Error err = Napi::Error::New(env, e.message);
-  err.Set("code", Napi::String::New(env, e.code));
+Napi::Error native_error(Napi::Env env, ErrorCode code, const std::string &message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", error_code_name(code));
   return err;
 }
 
-uint64_t get_number(const Napi::Object &o, const char *key, uint64_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? (uint64_t)v.As<Napi::Number>().Int64Value() : fallback;
-}
+Napi::Error capture_error(Napi::Env env, const CaptureError &e) { return native_error(env, e.code, e.message); }
 
-std::string get_string(const Napi::Object &o, const char *key) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+// A promise rejected at once, for calls made before init() or out of turn.
+Napi::Value rejected(Napi::Env env, const std::string &message) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(native_error(env, ErrorCode::kEngineError, message).Value());
+  return deferred.Promise();
 }
 
 void ensure_started(Napi::Env env) {
@@ -86,17 +80,16 @@ void ensure_started(Napi::Env env) {
 
 Napi::Value Init(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  JsOptions o(info, "init");
+  RuntimeOptions options;
+  options.config_dir = o.string("configDir");
+  o.finish();
   auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
   if (g_initialised) {
     Napi::Object result = Napi::Object::New(env);
     result.Set("version", g_version);
     deferred->Resolve(result);
     return deferred->Promise();
-  }
-  RuntimeOptions options;
-  if (info.Length() > 0 && info[0].IsObject()) {
-    Napi::Object o = info[0].As<Napi::Object>();
-    options.config_dir = get_string(o, "configDir");
   }
   ensure_started(env);
   hold(env);
@@ -106,7 +99,7 @@ Napi::Value Init(const Napi::CallbackInfo &info) {
     std::string version = ok ? runtime_version() : "";
     post_to_js([ok, error, version, deferred](Napi::Env env) {
       release(env);
-      if (!ok) { deferred->Reject(Napi::Error::New(env, error).Value()); return; }
+      if (!ok) { deferred->Reject(native_error(env, ErrorCode::kEngineError, error).Value()); return; }
       g_initialised = true;
       g_version = version;
       Napi::Object result = Napi::Object::New(env);
@@ -119,11 +112,8 @@ Napi::Value Init(const Napi::CallbackInfo &info) {
 
 Napi::Value FieldRegistry(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  if (!g_initialised) return rejected(env, "fieldRegistry(): the engine is not initialised");
   auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
-  if (!g_initialised) {
-    deferred->Reject(Napi::Error::New(env, "engine not initialised").Value());
-    return deferred->Promise();
-  }
   hold(env);
   g_engine.post([deferred] {
     auto text = std::make_shared<std::string>(runtime_field_registry());
@@ -178,7 +168,7 @@ Napi::Object MakeReader(Napi::Env env, std::shared_ptr<ReaderHandle> handle) {
     Napi::Env env = info.Env();
     auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
     if (handle->waiting) {
-      deferred->Reject(Napi::Error::New(env, "next() called while another next() is pending").Value());
+      deferred->Reject(native_error(env, ErrorCode::kEngineError, "next() called while another next() is pending").Value());
     } else if (!settle(env, *handle->core, *deferred)) {
       handle->waiting = deferred;
       hold(env);
@@ -199,6 +189,8 @@ Napi::Object MakeReader(Napi::Env env, std::shared_ptr<ReaderHandle> handle) {
   }));
   reader.Set("stopAfter", Napi::Function::New(env, [handle](const Napi::CallbackInfo &info) -> Napi::Value {
     // The engine is ahead of JavaScript: a record it has passed ends the reader at once.
+    if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().DoubleValue() < 1)
+      throw invalid_argument(info.Env(), "stopAfter", "needs a record number of 1 or more");
     handle->core->stop_after = (uint64_t)info[0].As<Napi::Number>().Int64Value();
     return info.Env().Undefined();
   }));
@@ -216,26 +208,25 @@ Napi::Object MakeReader(Napi::Env env, std::shared_ptr<ReaderHandle> handle) {
 
 Napi::Value Open(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
-  if (!g_initialised || info.Length() < 1 || !info[0].IsObject()) {
-    deferred->Reject(Napi::Error::New(env, g_initialised ? "open() needs an options object" : "engine not initialised").Value());
-    return deferred->Promise();
-  }
-  Napi::Object o = info[0].As<Napi::Object>();
+  if (!g_initialised) return rejected(env, "open(): the engine is not initialised");
+  constexpr uint64_t kMaxSafe = (1ull << 53) - 1;
+  JsOptions o(info, "open");
   CaptureOptions options;
-  options.path = get_string(o, "path");
-  options.display_filter = get_string(o, "filter");
-  options.max_bytes = (uint32_t)get_number(o, "maxBytes", 64);
-  options.reset_every = get_number(o, "resetEvery", 0);
-  options.skip_records = get_number(o, "skipRecords", 0);
-  options.walk = !o.Get("walk").IsBoolean() || o.Get("walk").ToBoolean();
-  options.document_fields = get_string(o, "documentFields");
-  options.frame_offset = get_number(o, "frameOffset", 0);
   ReaderLimits limits;
-  limits.batch_size = (uint32_t)std::max<uint64_t>(1, get_number(o, "batchSize", limits.batch_size));
-  limits.read_ahead = (uint32_t)std::max<uint64_t>(1, get_number(o, "readAhead", limits.read_ahead));
-  limits.max_packets = get_number(o, "maxPackets", 0);
-  if (o.Get("live").IsBoolean() && o.Get("live").ToBoolean()) limits.live_fd = 0;  // the stream comes on standard input
+  options.path = o.string("path");
+  options.display_filter = o.optional_string("filter");
+  options.max_bytes = (uint32_t)o.integer("maxBytes", 0, UINT32_MAX);
+  options.reset_every = o.integer("resetEvery", 0, kMaxSafe);
+  options.skip_records = o.integer("skipRecords", 0, kMaxSafe);
+  options.walk = o.boolean("walk");
+  options.document_fields = o.string("documentFields");
+  options.frame_offset = o.integer("frameOffset", 0, kMaxSafe);
+  limits.batch_size = (uint32_t)o.integer("batchSize", 1, 1 << 20);
+  limits.read_ahead = (uint32_t)o.integer("readAhead", 1, 1024);
+  limits.max_packets = o.integer("maxPackets", 0, kMaxSafe);
+  if (o.boolean("live")) limits.live_fd = 0;  // the stream comes on standard input
+  o.finish();
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
 
   auto handle = std::make_shared<ReaderHandle>();
   // Runs on the JavaScript thread whenever the engine has pushed a batch or finished.
@@ -270,8 +261,41 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   return deferred->Promise();
 }
 
+// The engine's half of the document contract (document_contract.h):
+//   {packetFields: [{name, json, always}], valueKinds: {FT_UINT8: "uint32", ...}}
+Napi::Value DocumentContract(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array fields = Napi::Array::New(env);
+  for (const PacketField &f : kPacketFields) {
+    Napi::Object field = Napi::Object::New(env);
+    field.Set("name", f.name);
+    field.Set("json", f.json);
+    field.Set("always", f.always);
+    fields.Set(fields.Length(), field);
+  }
+  out.Set("packetFields", fields);
+  Napi::Object kinds = Napi::Object::New(env);
+  for (int t = 0; t < FT_NUM_TYPES; t++) kinds.Set(ftype_name((ftenum_t)t), value_kind_name(value_kind((ftenum_t)t)));
+  out.Set("valueKinds", kinds);
+  return out;
+}
+
+Napi::Value ErrorCodes(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Array codes = Napi::Array::New(env);
+#define ESPCAP_ERROR_ITEM(name, text) codes.Set(codes.Length(), text);
+  ESPCAP_ERROR_CODES(ESPCAP_ERROR_ITEM)
+#undef ESPCAP_ERROR_ITEM
+  return codes;
+}
+
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
   register_live(env, exports);
+  // The libwireshark release linked, known without starting it (espcap --version).
+  exports.Set("wiresharkVersion", runtime_version());
+  exports.Set("documentContract", Napi::Function::New(env, DocumentContract));
+  exports.Set("errorCodes", Napi::Function::New(env, ErrorCodes));
   exports.Set("init", Napi::Function::New(env, Init));
   exports.Set("fieldRegistry", Napi::Function::New(env, FieldRegistry));
   exports.Set("open", Napi::Function::New(env, Open));

@@ -79,12 +79,12 @@ const packet_provider_funcs kProviderFuncs = {provider_frame_ts, provider_interf
 CaptureError wtap_error(int err, gchar *err_info, bool opening) {
   CaptureError e;
   switch (err) {
-    case ENOENT: e.code = "ENOENT"; break;
-    case EACCES: case EPERM: e.code = "EACCES"; break;
-    case EISDIR: e.code = "EISDIR"; break;
-    case WTAP_ERR_FILE_UNKNOWN_FORMAT: e.code = "UNKNOWN_FORMAT"; break;
-    case WTAP_ERR_NOT_REGULAR_FILE: e.code = "NOT_REGULAR_FILE"; break;
-    default: e.code = opening ? "OPEN_ERROR" : "READ_ERROR";
+    case ENOENT: e.code = ErrorCode::kNoSuchFile; break;
+    case EACCES: case EPERM: e.code = ErrorCode::kPermissionDenied; break;
+    case EISDIR: e.code = ErrorCode::kIsDirectory; break;
+    case WTAP_ERR_FILE_UNKNOWN_FORMAT: e.code = ErrorCode::kUnknownFormat; break;
+    case WTAP_ERR_NOT_REGULAR_FILE: e.code = ErrorCode::kNotRegularFile; break;
+    default: e.code = opening ? ErrorCode::kOpenError : ErrorCode::kReadError;
   }
   if (err == WTAP_ERR_FILE_UNKNOWN_FORMAT) e.message = "not a capture file in a format Wireshark reads";
   else if (err == WTAP_ERR_SHORT_READ) e.message = "the capture is cut short in the middle of a packet";
@@ -157,7 +157,7 @@ struct CaptureDissector::State {
     if (options.display_filter.empty()) return true;
     gchar *err_msg = nullptr;
     if (dfilter_compile(options.display_filter.c_str(), &filter, &err_msg)) return true;
-    error.code = "BAD_FILTER";
+    error.code = ErrorCode::kBadFilter;
     error.message = std::string("invalid display filter \"") + options.display_filter + "\": " +
                     (err_msg ? err_msg : "syntax error");
     g_free(err_msg);
@@ -187,7 +187,7 @@ std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &o
   // broken capture (nothing was ever written to it), not an empty one.
   struct stat st;
   if (stat(options.path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
-    error.code = "EMPTY";
+    error.code = ErrorCode::kEmpty;
     error.message = "the file is empty (no capture header)";
     return nullptr;
   }

@@ -7,6 +7,7 @@
 
 #include <wiretap/wtap.h>
 
+#include "error_code.h"
 #include "layer_writer.h"
 #include "packet_batch.h"
 
@@ -21,11 +22,8 @@ struct CaptureOptions {
   uint64_t frame_offset = 0;   // added to frame numbers in documents: a live stream continues earlier ones
 };
 
-// A failure with a stable code for JavaScript and a one-line message.
-struct CaptureError {
-  std::string code;     // ENOENT, EACCES, EISDIR, UNKNOWN_FORMAT, BAD_FILTER, READ_ERROR, OPEN_ERROR
-  std::string message;
-};
+// A capture that cannot be opened or read, or a display filter that does not compile.
+using CaptureError = NativeError;
 
 class CaptureDissector {
  public:

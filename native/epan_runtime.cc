@@ -89,8 +89,9 @@ std::string runtime_field_registry() {
        proto_id = proto_get_next_protocol(&proto_cookie)) {
     header_field_info *proto_hf = proto_registrar_get_nth(proto_id);
     std::string layer = keys.layer_key(proto_id);
-    out += layer + "\t\t" + registry_cell(proto_hf->abbrev) + "\tFT_PROTOCOL\t" + registry_cell(proto_hf->name) + "\t" +
-           keys.foreign_field_key(proto_hf) + "\n";
+    // Mostly FT_PROTOCOL; a protocol registered "in name only" has a value type of its own (tcp.options.nop: FT_BYTES).
+    out += layer + "\t\t" + registry_cell(proto_hf->abbrev) + "\t" + ftype_name(proto_hf->type) + "\t" + registry_cell(proto_hf->name) +
+           "\t" + keys.foreign_field_key(proto_hf) + "\n";
     void *field_cookie = nullptr;
     for (header_field_info *hf = proto_get_first_protocol_field(proto_id, &field_cookie); hf;
          hf = proto_get_next_protocol_field(proto_id, &field_cookie)) {

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "document_contract.h"
 #include "json_text.h"
 
 namespace {
@@ -138,47 +139,32 @@ std::string LayerWriter::foreign_field_key(const header_field_info *hf) { return
 bool LayerWriter::append_value(field_info *fi, std::string &out) {
   const header_field_info *hf = fi->hfinfo;
   const fvalue_t *fv = ws_compat::field_value(fi);
-  switch (hf->type) {
-    case FT_NONE:
-    case FT_PROTOCOL:
+  // One case per kind of value (document_contract.h groups the FT_* types).
+  switch (value_kind(hf->type)) {
+    case ValueKind::kPresent:
       // Label-like items (tcp.analysis.retransmission, a nested protocol)
       // carry meaning by being present: searchable as true.
       out.append("true");
       return true;
-    case FT_BOOLEAN:
+    case ValueKind::kBoolean:
       out.append(ws_compat::get_bool(fv) ? "true" : "false");
       return true;
-    case FT_CHAR:
-    case FT_UINT8:
-    case FT_UINT16:
-    case FT_UINT24:
-    case FT_UINT32:
-    case FT_FRAMENUM:
+    case ValueKind::kUnsigned32:
       json_text::append_u64(out, ws_compat::get_uint32(fv));
       return true;
-    case FT_INT8:
-    case FT_INT16:
-    case FT_INT24:
-    case FT_INT32:
+    case ValueKind::kSigned32:
       json_text::append_i64(out, ws_compat::get_int32(fv));
       return true;
-    case FT_UINT40:
-    case FT_UINT48:
-    case FT_UINT56:
-    case FT_UINT64:
+    case ValueKind::kUnsigned64:
       json_text::append_u64_safe(out, ws_compat::get_uint64(fv));
       return true;
-    case FT_INT40:
-    case FT_INT48:
-    case FT_INT56:
-    case FT_INT64:
+    case ValueKind::kSigned64:
       json_text::append_i64_safe(out, ws_compat::get_int64(fv));
       return true;
-    case FT_FLOAT:
-    case FT_DOUBLE:
+    case ValueKind::kFloat:
       json_text::append_double(out, ws_compat::get_double(fv));
       return true;
-    case FT_ABSOLUTE_TIME: {
+    case ValueKind::kIsoTime: {
       const nstime_t *t = ws_compat::get_time(fv);
       size_t at = out.size();
       out.push_back('"');
@@ -186,23 +172,18 @@ bool LayerWriter::append_value(field_info *fi, std::string &out) {
       out.push_back('"');
       return true;
     }
-    case FT_RELATIVE_TIME: {
+    case ValueKind::kSeconds: {
       const nstime_t *t = ws_compat::get_time(fv);
       json_text::append_seconds(out, t->secs, t->nsecs);
       return true;
     }
-    case FT_STRING:
-    case FT_STRINGZ:
-    case FT_UINT_STRING:
-    case FT_STRINGZPAD:
-    case FT_STRINGZTRUNC: {
+    case ValueKind::kText: {
       size_t len;
       const char *s = ws_compat::get_string(fv, &len);
       json_text::append_string(out, s ? s : "", s ? len : 0);
       return true;
     }
-    case FT_BYTES:
-    case FT_UINT_BYTES: {
+    case ValueKind::kHex: {
       size_t len;
       const uint8_t *b = ws_compat::get_bytes(fv, &len);
       if (max_bytes_ && len > max_bytes_) return false;
@@ -211,16 +192,16 @@ bool LayerWriter::append_value(field_info *fi, std::string &out) {
       out.push_back('"');
       return true;
     }
-    case FT_ETHER: {
+    case ValueKind::kMac: {
       size_t len;
       const uint8_t *b = ws_compat::get_bytes(fv, &len);
       append_mac(out, b, len);
       return true;
     }
-    case FT_IPv4:
+    case ValueKind::kIPv4:
       append_ipv4(out, ws_compat::get_ipv4_host_order(fv));
       return true;
-    case FT_IPv6: {
+    case ValueKind::kIPv6: {
       char buf[INET6_ADDRSTRLEN];
       inet_ntop(AF_INET6, ws_compat::get_ipv6_bytes(fv), buf, sizeof buf);
       out.push_back('"');
@@ -228,7 +209,7 @@ bool LayerWriter::append_value(field_info *fi, std::string &out) {
       out.push_back('"');
       return true;
     }
-    default: {
+    case ValueKind::kDisplay: {
       // GUID, OID, EUI64, IPX network, AX.25, ...: Wireshark's own display form.
       char *s = ws_compat::display_repr(fi);
       if (!s) return false;
@@ -237,12 +218,12 @@ bool LayerWriter::append_value(field_info *fi, std::string &out) {
       return true;
     }
   }
+  return false;
 }
 
 // Byte fields longer than --max-bytes are left out (payloads dominate size).
 bool LayerWriter::left_out(const field_info *fi) const {
-  ftenum_t type = fi->hfinfo->type;
-  if (!max_bytes_ || (type != FT_BYTES && type != FT_UINT_BYTES)) return false;
+  if (!max_bytes_ || value_kind(fi->hfinfo->type) != ValueKind::kHex) return false;
   size_t len;
   ws_compat::get_bytes(ws_compat::field_value(fi), &len);
   return len > max_bytes_;

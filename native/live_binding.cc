@@ -1,10 +1,12 @@
-// N-API surface of live capture (live_capture.h). Synchronous calls: opening
+// N-API surface of live capture (live_capture.h), declared for TypeScript in
+// native/addon.d.ts. Synchronous calls: opening
 // an interface and reading counters are quick; the capture itself runs on its
 // own threads and JavaScript polls its counters.
 //
 //   listInterfaces() -> [{name, description, addresses, loopback, up, running}]
 //   openLive({interface, bpf, snaplen, promisc, bufferBytes, queueBytes, maxPackets}) -> capture
-//     (throws an Error with `code` NO_SUCH_DEVICE, PERMISSION, BAD_BPF or CAPTURE_ERROR)
+//     (throws an Error with `code` NO_SUCH_DEVICE, PERMISSION, BAD_BPF or CAPTURE_ERROR;
+//     options are checked by JsOptions: only bpf may be left out)
 //   capture.start(fd), capture.switchTo(fd), capture.switchedAt() -> records or -1,
 //   capture.stop(), capture.stats() -> {captured, written, queueDrops, kernelReceived,
 //     kernelDrops, interfaceDrops, queuedBytes, finished, error}, capture.linkType
@@ -15,9 +17,17 @@
 
 #include <memory>
 
+#include "js_options.h"
 #include "live_capture.h"
 
 namespace {
+
+// A file descriptor argument: a whole number of 0 or more.
+int fd_argument(const Napi::CallbackInfo &info, const char *call) {
+  double fd = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(fd >= 0 && fd <= INT32_MAX) || (double)(int)fd != fd) throw invalid_argument(info.Env(), call, "needs a file descriptor");
+  return (int)fd;
+}
 
 Napi::Value ListInterfaces(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -43,29 +53,30 @@ Napi::Value ListInterfaces(const Napi::CallbackInfo &info) {
 
 Napi::Value OpenLive(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  Napi::Object o = info[0].As<Napi::Object>();
+  JsOptions o(info, "openLive");
   LiveOptions options;
-  options.interface = o.Get("interface").As<Napi::String>().Utf8Value();
-  if (o.Get("bpf").IsString()) options.bpf = o.Get("bpf").As<Napi::String>().Utf8Value();
-  if (o.Get("snaplen").IsNumber()) options.snaplen = o.Get("snaplen").As<Napi::Number>().Int32Value();
-  if (o.Get("promisc").IsBoolean()) options.promisc = o.Get("promisc").As<Napi::Boolean>().Value();
-  if (o.Get("bufferBytes").IsNumber()) options.buffer_bytes = o.Get("bufferBytes").As<Napi::Number>().Int32Value();
-  if (o.Get("queueBytes").IsNumber()) options.queue_bytes = (size_t)o.Get("queueBytes").As<Napi::Number>().Int64Value();
-  if (o.Get("maxPackets").IsNumber()) options.max_packets = (uint64_t)o.Get("maxPackets").As<Napi::Number>().Int64Value();
+  options.interface = o.string("interface");
+  options.bpf = o.optional_string("bpf");
+  options.snaplen = (int)o.integer("snaplen", 1, 262144);
+  options.promisc = o.boolean("promisc");
+  options.buffer_bytes = (int)o.integer("bufferBytes", 1, INT32_MAX);
+  options.queue_bytes = (size_t)o.integer("queueBytes", 1 << 20, 1ull << 40);
+  options.max_packets = o.integer("maxPackets", 0, (1ull << 53) - 1);
+  o.finish();
   LiveError error;
   std::shared_ptr<LiveCapture> capture(LiveCapture::open(options, error).release());
   if (!capture) {
     Napi::Error err = Napi::Error::New(env, error.message);
-    err.Set("code", error.code);
+    err.Set("code", error_code_name(error.code));
     throw err;
   }
   Napi::Object c = Napi::Object::New(env);
   c.Set("linkType", capture->link_type());
   c.Set("start", Napi::Function::New(env, [capture](const Napi::CallbackInfo &info) {
-    capture->start(info[0].As<Napi::Number>().Int32Value());
+    capture->start(fd_argument(info, "start"));
   }));
   c.Set("switchTo", Napi::Function::New(env, [capture](const Napi::CallbackInfo &info) {
-    capture->switch_to(info[0].As<Napi::Number>().Int32Value());
+    capture->switch_to(fd_argument(info, "switchTo"));
   }));
   c.Set("switchedAt", Napi::Function::New(env, [capture](const Napi::CallbackInfo &info) -> Napi::Value {
     return Napi::Number::New(info.Env(), (double)capture->switched_at());
@@ -100,7 +111,7 @@ Napi::Value MakePipe(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value CloseFd(const Napi::CallbackInfo &info) {
-  close(info[0].As<Napi::Number>().Int32Value());
+  close(fd_argument(info, "closeFd"));
   return info.Env().Undefined();
 }
 

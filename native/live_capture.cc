@@ -59,7 +59,7 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions &options, LiveE
   char errbuf[PCAP_ERRBUF_SIZE] = "";
   pcap_t *p = pcap_create(options.interface.c_str(), errbuf);
   if (!p) {
-    error = {"CAPTURE_ERROR", std::string("cannot capture on ") + options.interface + ": " + errbuf};
+    error = {ErrorCode::kCaptureError, std::string("cannot capture on ") + options.interface + ": " + errbuf};
     return nullptr;
   }
   pcap_set_snaplen(p, options.snaplen);
@@ -73,28 +73,28 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions &options, LiveE
     std::string detail = pcap_geterr(p);
     const std::string &nic = options.interface;
     if (status == PCAP_ERROR_NO_SUCH_DEVICE)
-      error = {"NO_SUCH_DEVICE", "no interface " + nic + " to capture on (see --list-interfaces)"};
+      error = {ErrorCode::kNoSuchDevice, "no interface " + nic + " to capture on (see --list-interfaces)"};
     else if (status == PCAP_ERROR_PERM_DENIED || status == PCAP_ERROR_PROMISC_PERM_DENIED)
-      error = {"PERMISSION", "no permission to capture on " + nic +
+      error = {ErrorCode::kCapturePermission, "no permission to capture on " + nic +
                                  ": run espcap as root, or give it CAP_NET_RAW and CAP_NET_ADMIN"};
     else if (status == PCAP_ERROR_IFACE_NOT_UP)
-      error = {"CAPTURE_ERROR", "interface " + nic + " is down"};
+      error = {ErrorCode::kCaptureError, "interface " + nic + " is down"};
     else
-      error = {"CAPTURE_ERROR", "cannot capture on " + nic + ": " + (detail.empty() ? pcap_statustostr(status) : detail)};
+      error = {ErrorCode::kCaptureError, "cannot capture on " + nic + ": " + (detail.empty() ? pcap_statustostr(status) : detail)};
     pcap_close(p);
     return nullptr;
   }
   if (!options.bpf.empty()) {
     struct bpf_program program;
     if (pcap_compile(p, &program, options.bpf.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-      error = {"BAD_BPF", "invalid --bpf expression \"" + options.bpf + "\": " + pcap_geterr(p)};
+      error = {ErrorCode::kBadBpf, "invalid --bpf expression \"" + options.bpf + "\": " + pcap_geterr(p)};
       pcap_close(p);
       return nullptr;
     }
     int set = pcap_setfilter(p, &program);
     pcap_freecode(&program);
     if (set != 0) {
-      error = {"BAD_BPF", "cannot apply --bpf \"" + options.bpf + "\": " + pcap_geterr(p)};
+      error = {ErrorCode::kBadBpf, "cannot apply --bpf \"" + options.bpf + "\": " + pcap_geterr(p)};
       pcap_close(p);
       return nullptr;
     }

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "error_code.h"
+
 struct LiveOptions {
   std::string interface;
   std::string bpf;              // kernel filter, empty for none
@@ -32,10 +34,8 @@ struct LiveOptions {
   uint64_t max_packets = 0;     // stop after this many; 0 for no limit
 };
 
-struct LiveError {
-  std::string code;  // NO_SUCH_DEVICE, PERMISSION, BAD_BPF, CAPTURE_ERROR
-  std::string message;
-};
+// An interface that cannot be opened, or a BPF filter that does not compile.
+using LiveError = NativeError;
 
 struct InterfaceInfo {
   std::string name, description;

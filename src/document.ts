@@ -9,14 +9,25 @@
 //    "source":{"ip":"10.0.0.4","port":59803,"mac":"60-F8-1D-CB-43-84"}, "destination":{...},
 //    "network":{"transport":"tcp","type":"ipv4","protocol":"http"}}
 //
-// The engine writes each document whole, on its own thread (see
-// native/capture_dissector.cc, which follows this shape): the per-packet
+// The engine writes each document whole, on its own thread: the per-packet
 // fields, the layers, and the ECS fields source/destination/network that
-// Kibana users expect, from the packet's outermost addresses and transport.
-// What is fixed for a whole capture (capture, capture_id, file_name,
-// file_date_utc) is decided here and handed to the engine as text. JavaScript
-// only copies document bytes: no per-document JSON.parse or JSON.stringify.
+// Kibana users expect, from the packet's outermost addresses and transport
+// (native/document_contract.h lists them: the engine's half of the contract).
+// What is fixed for a whole capture (CAPTURE_FIELDS below) is decided here and
+// handed to the engine as text: this half. JavaScript only copies document
+// bytes: no per-document JSON.parse or JSON.stringify.
+// test/native-contract.test.ts holds both halves against the mapping
+// (elasticsearch/mapping.ts) and against real documents.
 import { Meta, META_FIELDS, PacketBatch, Span, SPANS } from './engine/engine';
+
+/** The top-level fields this side adds to every document of a capture (captureFields() writes them), and how. */
+export const CAPTURE_FIELDS: readonly { name: string; json: 'string' | 'iso-seconds'; capture: 'file' | 'live' | 'both' }[] = [
+  { name: 'capture', json: 'string', capture: 'both' },
+  { name: 'capture_id', json: 'string', capture: 'both' },
+  { name: 'interface_name', json: 'string', capture: 'live' },
+  { name: 'file_name', json: 'string', capture: 'file' },
+  { name: 'file_date_utc', json: 'iso-seconds', capture: 'file' },
+];
 
 /** Where packets come from, fixed for a whole capture. */
 export interface CaptureContext {

@@ -88,8 +88,8 @@ bool dissect(const CaptureOptions &options, Counts &counts) {
     }
   }
   if (failed) {
-    printf("capture-error %s %s\n", options.path.c_str(), error.code.c_str());
-    fprintf(stderr, "dissect_file: %s: %s (%s)\n", options.path.c_str(), error.message.c_str(), error.code.c_str());
+    printf("capture-error %s %s\n", options.path.c_str(), error_code_name(error.code));
+    fprintf(stderr, "dissect_file: %s: %s (%s)\n", options.path.c_str(), error.message.c_str(), error_code_name(error.code));
   } else {
     printf("done %s records=%llu packets=%llu resets=%llu\n", options.path.c_str(), (unsigned long long)records,
            (unsigned long long)counts.packets, (unsigned long long)resets);

@@ -18,47 +18,68 @@ export type EsMapping = Record<string, unknown>;
 
 const keyword = { type: 'keyword', ignore_above: 8191 };
 
-/** The ES type for one Wireshark type, as the engine writes its values. */
+/**
+ * The Elasticsearch type of every Wireshark field type, for the values the
+ * engine writes for it (native/document_contract.h says how: a number for
+ * FT_UINT32, an ISO string for FT_ABSOLUTE_TIME, ...). test/native-contract
+ * checks that this lists every type of the linked libwireshark and fits the
+ * engine's way of writing each.
+ */
+export const FT_ES_TYPES: Readonly<Record<string, string>> = {
+  // true for items that mark by being there; true or false
+  FT_NONE: 'boolean',
+  FT_PROTOCOL: 'boolean',
+  FT_BOOLEAN: 'boolean',
+  // numbers
+  FT_CHAR: 'integer',
+  FT_UINT8: 'integer',
+  FT_UINT16: 'integer',
+  FT_UINT24: 'long',
+  FT_UINT32: 'long',
+  FT_FRAMENUM: 'long',
+  FT_UINT40: 'long',
+  FT_UINT48: 'long',
+  FT_UINT56: 'long',
+  FT_UINT64: 'unsigned_long',
+  FT_INT8: 'integer',
+  FT_INT16: 'integer',
+  FT_INT24: 'integer',
+  FT_INT32: 'integer',
+  FT_INT40: 'long',
+  FT_INT48: 'long',
+  FT_INT56: 'long',
+  FT_INT64: 'long',
+  FT_FLOAT: 'double',
+  FT_DOUBLE: 'double',
+  FT_RELATIVE_TIME: 'double', // seconds, as a number
+  FT_ABSOLUTE_TIME: 'date',
+  FT_IPv4: 'ip',
+  FT_IPv6: 'ip',
+  // strings: text, hex bytes, MAC addresses, and Wireshark's display form of the rest
+  FT_STRING: 'keyword',
+  FT_STRINGZ: 'keyword',
+  FT_UINT_STRING: 'keyword',
+  FT_STRINGZPAD: 'keyword',
+  FT_STRINGZTRUNC: 'keyword',
+  FT_BYTES: 'keyword',
+  FT_UINT_BYTES: 'keyword',
+  FT_ETHER: 'keyword',
+  FT_IEEE_11073_SFLOAT: 'keyword',
+  FT_IEEE_11073_FLOAT: 'keyword',
+  FT_IPXNET: 'keyword',
+  FT_GUID: 'keyword',
+  FT_OID: 'keyword',
+  FT_EUI64: 'keyword',
+  FT_AX25: 'keyword',
+  FT_VINES: 'keyword',
+  FT_REL_OID: 'keyword',
+  FT_SYSTEM_ID: 'keyword',
+  FT_FCWWN: 'keyword',
+};
+
+/** The ES type for one Wireshark type; a type this libwireshark added since is written in its display form, a string. */
 function esKind(ftype: string): string {
-  switch (ftype) {
-    case 'FT_NONE':
-    case 'FT_PROTOCOL':
-    case 'FT_BOOLEAN':
-      return 'boolean';
-    case 'FT_CHAR':
-    case 'FT_UINT8':
-    case 'FT_UINT16':
-    case 'FT_INT8':
-    case 'FT_INT16':
-    case 'FT_INT24':
-    case 'FT_INT32':
-      return 'integer';
-    case 'FT_UINT24':
-    case 'FT_UINT32':
-    case 'FT_FRAMENUM':
-    case 'FT_UINT40':
-    case 'FT_UINT48':
-    case 'FT_UINT56':
-    case 'FT_INT40':
-    case 'FT_INT48':
-    case 'FT_INT56':
-    case 'FT_INT64':
-      return 'long';
-    case 'FT_UINT64':
-      return 'unsigned_long';
-    case 'FT_FLOAT':
-    case 'FT_DOUBLE':
-    case 'FT_RELATIVE_TIME': // seconds, as a number
-      return 'double';
-    case 'FT_ABSOLUTE_TIME':
-      return 'date';
-    case 'FT_IPv4':
-    case 'FT_IPv6':
-      return 'ip';
-    default:
-      // Strings, hex bytes, MAC addresses, OIDs, GUIDs, ...
-      return 'keyword';
-  }
+  return FT_ES_TYPES[ftype] ?? 'keyword';
 }
 
 const NUMERIC = ['integer', 'long', 'unsigned_long', 'double'];
@@ -125,6 +146,7 @@ export function indexTemplate(): EsMapping {
           protocol: keyword,
           capture: keyword,
           capture_id: keyword,
+          interface_name: keyword,
           file_name: keyword,
           frame_number: { type: 'long' },
           captured_length: { type: 'long' },

@@ -1,22 +1,21 @@
 // The dissection engine: a typed wrapper over the native addon. One epan
 // session per process, on the addon's own thread; JavaScript pulls batches.
 import * as path from 'node:path';
+import type {
+  NativeAddon,
+  NativeBatch,
+  NativeDocumentContract,
+  NativeErrorCode,
+  NativeOpenOptions,
+  NativeReader,
+  NativeReaderStats,
+} from '../../native/addon';
 import { EspcapError } from '../errors';
 
 const packageRoot = path.join(__dirname, '..', '..', '..');
 
 /** Packets dissected together and handed over in one native crossing. */
-export interface PacketBatch {
-  count: number;
-  /** The packets' documents as NDJSON, one ASCII line each, back to back. */
-  text: Buffer;
-  /** Per packet SPANS offsets into `text`, where the parts of its line start (see `Span`); then the text's length. */
-  offsets: Uint32Array;
-  /** META_FIELDS numbers per packet, in the order of `Meta`. */
-  meta: Float64Array;
-  /** Fields written for the first time in this reader: "layer\tkey\tFT_TYPES\tabbrev" lines (FT_TYPES comma-separated). */
-  newFields: string;
-}
+export type PacketBatch = NativeBatch;
 
 export const SPANS = 5;
 /** Where parts of a packet's document line start. */
@@ -43,59 +42,25 @@ export const enum Meta {
   InterfaceId = 5,
 }
 
-export interface ReaderStats {
-  /** Records read from the capture (the last frame number). */
-  records: number;
-  /** Packets delivered (after the display filter and the packet limit). */
-  packets: number;
-  /** epan session resets done inside this capture. */
-  resets: number;
-  /** Bytes of the file read so far (of the compressed file, if it is compressed): progress. */
-  bytes: number;
-  fileType: string;
-  linkType: string;
-}
+export type ReaderStats = NativeReaderStats;
+export type CaptureReader = NativeReader;
 
-export interface CaptureReader {
-  next(): Promise<PacketBatch | null>;
-  stats(): ReaderStats;
-  /** Ends the reader once this record is read (at once if the engine has passed it). */
-  stopAfter(record: number): void;
-  close(): void;
-}
+/** How a capture is read: every option the addon takes, but the engine's own batching. */
+export type OpenOptions = Omit<NativeOpenOptions, 'batchSize' | 'readAhead'>;
 
-export interface OpenOptions {
-  path: string;
-  /** Wireshark display filter. */
-  filter?: string;
-  /** Byte fields longer than this are left out; 0 keeps all. */
-  maxBytes?: number;
-  /** Reset epan's session state every N records (tshark -M); 0 never. */
-  resetEvery?: number;
-  /** Records to read without dissecting, to resume a capture. */
-  skipRecords?: number;
-  batchSize?: number;
-  readAhead?: number;
-  /** Stop after this many packets; 0 for no limit. */
-  maxPackets?: number;
-  /** false: dissect with a full tree but write no layers (the benchmark's floor). */
-  walk?: boolean;
-  /** The capture's own document fields, each preceded by a comma (see document.ts). */
-  documentFields?: string;
-  /** A live stream on standard input (path "-"): hand over batches without waiting for them to fill. */
-  live?: boolean;
-  /** Added to frame numbers in documents: a live stream continues the streams before it. */
-  frameOffset?: number;
-}
-
-export interface NativeAddon {
-  init(options: { configDir: string }): Promise<{ version: string }>;
-  fieldRegistry(): Promise<string>;
-  open(options: OpenOptions): Promise<CaptureReader>;
-}
+/**
+ * Packets per batch (one native crossing each) and batches dissected ahead of
+ * what JavaScript took: enough to keep the engine thread busy while
+ * JavaScript writes, little enough to bound memory.
+ */
+const BATCHING = { batchSize: 512, readAhead: 4 };
 
 /** A capture that cannot be opened or read; `code` tells which problem. */
-export class CaptureError extends EspcapError {}
+export class CaptureError extends EspcapError {
+  constructor(message: string, readonly code: NativeErrorCode) {
+    super(message, code);
+  }
+}
 
 let addon: NativeAddon | undefined;
 let ready: Promise<{ version: string }> | undefined;
@@ -121,7 +86,9 @@ export function initEngine(): Promise<{ version: string }> {
 export async function openCapture(options: OpenOptions): Promise<CaptureReader> {
   await initEngine();
   try {
-    return await loadAddon().open(options);
+    const { filter, ...rest } = options;
+    // A filter left out is no filter: the addon takes no undefined values.
+    return await loadAddon().open({ ...BATCHING, ...rest, ...(filter === undefined ? {} : { filter }) });
   } catch (err) {
     throw asCaptureError(err);
   }
@@ -137,8 +104,10 @@ export async function nextBatch(reader: CaptureReader): Promise<PacketBatch | nu
 }
 
 function asCaptureError(err: unknown): CaptureError {
-  const e = err as Error & { code?: string };
-  return new CaptureError(e.message, e.code ?? 'ERROR');
+  const e = err as Error & { code?: NativeErrorCode };
+  // An error without a code is not the addon's: a bug, not a capture problem.
+  if (e.code === undefined || e.code === 'INVALID_ARGUMENT') throw err;
+  return new CaptureError(e.message, e.code);
 }
 
 /** One registered Wireshark field, with the keys espcap's documents use for it. */
@@ -165,4 +134,14 @@ export async function fieldRegistry(): Promise<RegisteredField[]> {
       const [layer, key, abbrev, type, name, foreignKey] = line.split('\t');
       return { layer, key, abbrev, type, name, foreignKey };
     });
+}
+
+/** The engine's half of the document contract (native/document_contract.h); needs no init. */
+export function documentContract(): NativeDocumentContract {
+  return loadAddon().documentContract();
+}
+
+/** The libwireshark release the addon links, known without starting it. */
+export function wiresharkVersion(): string {
+  return loadAddon().wiresharkVersion;
 }

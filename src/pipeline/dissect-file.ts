@@ -100,7 +100,7 @@ export async function dissectFile(
       maxPackets: job.maxPackets,
       walk: !options.dissectOnly,
       live: job.live !== undefined,
-      frameOffset: job.live?.frameOffset,
+      frameOffset: job.live?.frameOffset ?? 0,
     });
   } catch (err) {
     const e = err as CaptureError;

@@ -1,0 +1,185 @@
+// The declared contract of the raw native addon (build/Release/espcap.node),
+// the one place TypeScript learns what the C++ side offers. src/engine/ wraps
+// it in an idiomatic layer; nothing else loads the addon.
+//
+// Options objects are checked in C++ (native/js_options.h): every option below
+// that is not marked optional must be given, of its type and in its range, and
+// unknown options are refused, with a TypeError whose code is
+// INVALID_ARGUMENT. Defaults are decided in TypeScript, never in C++.
+
+/** Every `code` an Error from the addon can carry (native/error_code.h lists the same). */
+export type NativeErrorCode =
+  | 'ENOENT'
+  | 'EACCES'
+  | 'EISDIR'
+  | 'UNKNOWN_FORMAT'
+  | 'NOT_REGULAR_FILE'
+  | 'EMPTY'
+  | 'OPEN_ERROR'
+  | 'READ_ERROR'
+  | 'BAD_FILTER'
+  | 'NO_SUCH_DEVICE'
+  | 'PERMISSION'
+  | 'BAD_BPF'
+  | 'CAPTURE_ERROR'
+  | 'ENGINE_ERROR'
+  | 'INVALID_ARGUMENT';
+
+export interface NativeError extends Error {
+  code: NativeErrorCode;
+}
+
+/** Packets dissected together and handed over in one native crossing. */
+export interface NativeBatch {
+  count: number;
+  /** The packets' documents as NDJSON, one ASCII line each, back to back. */
+  text: Buffer;
+  /** Per packet 5 offsets into `text` where the parts of its line start (see Span in src/engine/engine.ts); then the text's length. */
+  offsets: Uint32Array;
+  /** 6 numbers per packet (see Meta in src/engine/engine.ts). */
+  meta: Float64Array;
+  /** Fields written for the first time in this reader: "layer\tkey\tFT_TYPES\tabbrev" lines. */
+  newFields: string;
+}
+
+export interface NativeOpenOptions {
+  /** A capture file, a FIFO, or "-" for standard input. */
+  path: string;
+  /** A Wireshark display filter; left out for none. */
+  filter?: string;
+  /** Byte fields longer than this are left out; 0 keeps all. 0 .. 2^32-1. */
+  maxBytes: number;
+  /** Reset epan's session state every N records (tshark -M); 0 never. */
+  resetEvery: number;
+  /** Records to read without dissecting, to resume a capture. */
+  skipRecords: number;
+  /** Packets per batch, 1 .. 2^20. */
+  batchSize: number;
+  /** Batches dissected ahead of what JavaScript took, 1 .. 1024. */
+  readAhead: number;
+  /** Stop after this many packets; 0 for no limit. */
+  maxPackets: number;
+  /** false: dissect with a full tree but write no layers (the benchmark's floor). */
+  walk: boolean;
+  /** The capture's own document fields, each preceded by a comma (src/document.ts). */
+  documentFields: string;
+  /** A live stream on standard input: hand over a batch as soon as nothing more is waiting. */
+  live: boolean;
+  /** Added to frame numbers in documents: a live stream continues the streams before it. */
+  frameOffset: number;
+}
+
+export interface NativeReaderStats {
+  records: number;
+  packets: number;
+  resets: number;
+  bytes: number;
+  fileType: string;
+  linkType: string;
+}
+
+export interface NativeReader {
+  /** The next batch, null at the end; rejects with a NativeError at a read error. */
+  next(): Promise<NativeBatch | null>;
+  stats(): NativeReaderStats;
+  /** Ends the reader once this record (1 or more) is read. */
+  stopAfter(record: number): void;
+  close(): void;
+}
+
+/** How the engine writes a Wireshark field type's values (native/document_contract.h). */
+export type ValueKind =
+  | 'present'
+  | 'boolean'
+  | 'uint32'
+  | 'int32'
+  | 'uint64'
+  | 'int64'
+  | 'float'
+  | 'iso-time'
+  | 'seconds'
+  | 'text'
+  | 'hex'
+  | 'mac'
+  | 'ipv4'
+  | 'ipv6'
+  | 'display';
+
+export interface NativeDocumentContract {
+  /** The top-level fields of every packet document the engine writes, in order. */
+  packetFields: { name: string; json: 'iso-time' | 'epoch-millis' | 'iso-seconds' | 'number' | 'string' | 'object'; always: boolean }[];
+  /** Every FT_* type of this libwireshark, and how its values are written. */
+  valueKinds: Record<string, ValueKind>;
+}
+
+export interface NativeInterface {
+  name: string;
+  description: string;
+  addresses: string[];
+  loopback: boolean;
+  up: boolean;
+  running: boolean;
+}
+
+export interface NativeLiveOptions {
+  interface: string;
+  /** Kernel (BPF) filter; left out for none. */
+  bpf?: string;
+  /** 1 .. 262144. */
+  snaplen: number;
+  promisc: boolean;
+  bufferBytes: number;
+  /** Bytes between the capture thread and the writer, at least 1 MiB. */
+  queueBytes: number;
+  /** Stop after this many packets; 0 for no limit. */
+  maxPackets: number;
+}
+
+export interface NativeLiveStats {
+  /** Packets taken from libpcap. */
+  captured: number;
+  /** Packets written into the dissecting processes' streams. */
+  written: number;
+  /** Dropped by espcap: its queue was full (dissection too slow), or a dissecting process died with them. */
+  queueDrops: number;
+  /** libpcap's counters (pcap_stats): packets the kernel saw, dropped in its buffer, dropped by the interface. */
+  kernelReceived: number;
+  kernelDrops: number;
+  interfaceDrops: number;
+  queuedBytes: number;
+  /** Capture has ended and everything captured is written. */
+  finished: boolean;
+  /** Why capture ended early, or "". */
+  error: string;
+}
+
+export interface NativeLiveCapture {
+  linkType: number;
+  /** Starts capturing into the pipe whose write end is `fd` (the capture owns it). */
+  start(fd: number): void;
+  /** Later packets go to a new stream on `fd`; the current stream ends after a whole packet. */
+  switchTo(fd: number): void;
+  /** Packets written before the last switch, -1 while it is pending. */
+  switchedAt(): number;
+  stop(): void;
+  stats(): NativeLiveStats;
+}
+
+export interface NativeAddon {
+  /** The libwireshark release linked, known without starting it. */
+  readonly wiresharkVersion: string;
+  /** Starts libwireshark once per process; later calls give the same answer. */
+  init(options: { configDir: string }): Promise<{ version: string }>;
+  /** Every registered field: "layer\tkey\tabbrev\tFT_TYPE\tname\tforeign_key" lines (after init). */
+  fieldRegistry(): Promise<string>;
+  documentContract(): NativeDocumentContract;
+  errorCodes(): NativeErrorCode[];
+  /** Opens a capture (after init); rejects with a NativeError. */
+  open(options: NativeOpenOptions): Promise<NativeReader>;
+  listInterfaces(): NativeInterface[];
+  /** Opens an interface; throws a NativeError (NO_SUCH_DEVICE, PERMISSION, BAD_BPF, CAPTURE_ERROR). */
+  openLive(options: NativeLiveOptions): NativeLiveCapture;
+  /** A pipe, both ends close-on-exec: [read end, write end]. */
+  makePipe(): [number, number];
+  closeFd(fd: number): void;
+}
