@@ -20,7 +20,7 @@ function oneLineError(stderr: string, pattern: RegExp): void {
 const usageErrors: [string, string[], RegExp][] = [
   ['no input mode', [], /^espcap: no input given/],
   ['two input modes', ['--file', httpPcap, '--dir', testPcaps], /^espcap: give only one of/],
-  ['an unknown flag', ['--file', httpPcap, '--bogus'], /^espcap: Unknown option '--bogus'/],
+  ['an unknown flag', ['--file', httpPcap, '--bogus'], /^espcap: unknown option '--bogus' \(see --help\)$/],
   ['a flag without its value', ['--file'], /^espcap: .*--file/],
   ['a negative count', ['--file', httpPcap, '--count', '-5'], /^espcap: .*count/],
   ['a zero count', ['--file', httpPcap, '--count', '0'], /^espcap: --count must be at least 1/],
@@ -177,12 +177,45 @@ test('dump mode prints each packet for a person: number, time, protocol, layers'
   assert.match(run.stderr, /^espcap: 2 packets from 1 capture file .*stopped at --count 2\n$/);
 });
 
-test('--help prints the usage and exits 0', () => {
-  const run = espcap(['--help']);
+test('--help prints the usage, grouped, with defaults from the flag definitions, and exits 0', () => {
+  const run = espcap(['--help'], { env: { ...process.env, ESPCAP_API_KEY: 'a-secret-key-1234' } });
   assert.equal(run.status, 0);
+  assert.equal(run.stderr, '');
   assert.match(run.stdout, /^Usage: espcap /);
-  for (const flag of ['--file', '--dir', '--nic', '--node', '--bpf', '--count', '--chunk', '--list-interfaces', '--output', '--filter', '--max-bytes'])
+  for (const flag of ['--file', '--dir', '--nic', '--node', '--bpf', '--count', '--chunk', '--list-interfaces', '--output', '--filter', '--max-bytes', '--version'])
     assert.ok(run.stdout.includes(flag), flag);
+  const groups = [...run.stdout.matchAll(/^([A-Z][^\n]*):$/gm)].map((m) => m[1]);
+  assert.deepEqual(groups, ['Input (exactly one)', 'Output (default: packets printed for a person to read)', 'Elasticsearch (--node)', 'Selection', 'Live capture (--nic)', 'Documents', 'Parallel ingest', 'Memory', 'General']);
+  assert.match(run.stdout, /--chunk <N> +packets per bulk request \(default: 1000, at most 100000\)/);
+  assert.match(run.stdout, /--session-packets <N>[^]*\(default: 100000\)/);
+  // The variable is named, its value never shown.
+  assert.match(run.stdout, /\(env: ESPCAP_API_KEY\)/);
+  assert.ok(!run.stdout.includes('a-secret-key-1234'));
+  // Flags for tests and benchmarks, and aliases, stay out of the help.
+  for (const hidden of ['--dissect-only', '--list ', '--promisc ']) assert.ok(!run.stdout.includes(hidden), hidden);
+  assert.equal(espcap(['-h']).stdout, espcap(['--help']).stdout);
+});
+
+test('--version names espcap and the libwireshark it links', () => {
+  const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  for (const flag of ['--version', '-V']) {
+    const run = espcap([flag]);
+    assert.equal(run.status, 0);
+    assert.equal(run.stdout, `espcap ${version} (libwireshark ${execFileSync('pkg-config', ['--modversion', 'wireshark'], { encoding: 'utf8' }).trim()})\n`);
+  }
+});
+
+test('ESPCAP_API_KEY is the default of --api-key: flags still conflict only with flags, and the key is shown nowhere', () => {
+  // Checked where it counts: the flag parser's result, through a cluster that does not exist (nothing is sent).
+  const env = { ...process.env, ESPCAP_API_KEY: 'from-the-environment' };
+  const conflict = espcap(['--file', httpPcap, '--node', 'localhost:9', '--api-key', 'x', '--api-key-file', '/dev/null'], { env });
+  assert.equal(conflict.status, 2);
+  oneLineError(conflict.stderr, /^espcap: give either --api-key or --api-key-file, not both$/);
+  // The variable alone conflicts with nothing: --username with it is not a usage error (the cluster is unreachable: exit 1).
+  const withUser = espcap(['--file', httpPcap, '--node', 'localhost:9', '--username', 'elastic', '--quiet'], { env: { ...env, ESPCAP_PASSWORD: 'p' } });
+  assert.equal(withUser.status, 1, withUser.stderr);
+  oneLineError(withUser.stderr, /^espcap: Elasticsearch at http:\/\/localhost:9: cannot connect: /);
+  assert.ok(!withUser.stderr.includes('from-the-environment'));
 });
 
 test('output to a file that cannot be created is a one-line error', () => {

@@ -1,101 +1,22 @@
-// Every command-line flag is defined and checked here, and nowhere else.
+// Every command-line flag is defined here, once: its name, its help, its
+// default and the parser that checks it (commander generates --help from
+// them). The environment variables espcap reads are read here too. What the
+// flags mean together (one input, one output, which flags go with which) is
+// checked after parsing, below.
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors';
+import type { OutputChoice } from '../outputs';
 import type { DissectOptions } from '../pipeline/dissect-file';
-
-export const USAGE = `Usage: espcap (--file FILE... | --dir DIR | --nic IFACE | --list-interfaces) [options]
-
-Reads packets, dissects them with Wireshark's dissectors and prints them, writes
-them as NDJSON documents, or indexes them into Elasticsearch.
-
-Input (exactly one):
-  --file FILE            a capture file (pcap, pcapng, compressed, any format Wireshark
-                         reads); repeat for several files
-  --dir DIR              every capture under DIR, recursively, in sorted order
-  --nic IFACE            live capture from a network interface
-  --list-interfaces      list capture interfaces (alias: --list)
-
-Output (default: packets printed for a person to read):
-  --output FILE          write one JSON document per packet (NDJSON) to FILE, - for stdout
-  --node URL[,URL...]    index into Elasticsearch (host:port or URL; several nodes of one
-                         cluster comma-separated), into one index per UTC day: packets-YYYY-MM-DD
-
-Elasticsearch:
-  --chunk N              packets per bulk request (default 1000, at most 100000)
-  --bulk-mb N            bytes per bulk request at most, in MiB (default 8, at most 100:
-                         Elasticsearch refuses larger requests by default)
-  --bulk-inflight N      bulk requests in flight at once (default 3)
-  --retry-deadline S     keep retrying a failing request for S seconds (default 300)
-  --refresh-interval T   refresh interval of the indices espcap creates (default 30s: fast
-                         bulk ingest; espcap refreshes them itself when it is done)
-  --dead-letter FILE     where documents Elasticsearch refused go, with the reason
-                         (default espcap-dead-letter.ndjson)
-  --username USER        basic authentication; the password comes from the environment
-                         variable ESPCAP_PASSWORD or from --password-file
-  --password-file FILE   a file holding the password
-  --api-key-file FILE    a file holding an API key (or the variable ESPCAP_API_KEY)
-  --api-key KEY          an API key on the command line (visible to other users in ps)
-  --ca-cert FILE         CA certificate(s), PEM, to verify the cluster's TLS certificate
-  --insecure             do not verify TLS certificates (prints a warning)
-
-Selection:
-  --count N              stop after N packets
-  --filter EXPR          keep only packets matching a Wireshark display filter
-  --bpf EXPR             capture filter (BPF) for live capture
-
-Live capture (--nic):
-  --snaplen N            bytes captured per packet at most (default 262144)
-  --no-promisc           do not put the interface into promiscuous mode (default: do)
-  --buffer-size MB       kernel capture buffer in MiB (default 32: absorbs bursts)
-  --user USER            when started as root: the user espcap runs as once the
-                         interface is open, before any packet is dissected (default nobody)
-  --stats-interval S     every S seconds, capture counters as a JSON line on stderr
-                         (captured, dissected, kernel/interface/espcap drops); 0 never (default)
-
-Documents:
-  --max-bytes N          leave out byte fields longer than N bytes (default 64, 0 keeps all)
-
-Parallel ingest:
-  --workers N            dissecting processes at once, each taking whole files, largest
-                         first (default: the number of cores; 1 when writing to standard
-                         output, to keep file order, and with --count)
-  --no-resume            with --node: index every file again, also those a previous run
-                         recorded as fully indexed (documents already there count as
-                         duplicates)
-
-Memory:
-  --session-packets N    reset Wireshark's per-capture state every N packets (default 100000,
-                         0 never), like tshark -M
-  --worker-max-rss MB    replace a dissecting process grown past MB at its next session reset,
-                         so its output stays the same (at once past twice MB; default 400)
-
-  --quiet                no progress display or summary on stderr
-  --help                 this text
-
-Exit codes: 0 success, 1 a capture or output failed, 2 a wrong command line.`;
 
 export type Mode =
   | { kind: 'files'; files: string[] }
   | { kind: 'dir'; dir: string }
   | { kind: 'nic'; nic: string }
-  | { kind: 'list-interfaces' }
-  | { kind: 'help' };
+  | { kind: 'list-interfaces' };
 
-export interface ElasticsearchFlags {
-  node: string;
-  bulkMb: number;
-  bulkInflight: number;
-  retryDeadlineSeconds: number;
-  refreshInterval: string;
-  deadLetter: string;
-  username?: string;
-  passwordFile?: string;
-  apiKey?: string;
-  apiKeyFile?: string;
-  caCert?: string;
-  insecure: boolean;
-}
+/** What the command line asks for: a run with its options, or only the help (already printed) or the version. */
+export type CommandLine = Options | { mode: { kind: 'help' } } | { mode: { kind: 'version' } };
 
 export interface LiveFlags {
   snaplen: number;
@@ -107,11 +28,8 @@ export interface LiveFlags {
 
 export interface Options {
   mode: Mode;
+  output: OutputChoice;
   live: LiveFlags;
-  output?: string;
-  node?: string;
-  elasticsearch?: ElasticsearchFlags;
-  chunk: number;
   count: number;
   filter?: string;
   bpf?: string;
@@ -120,152 +38,255 @@ export interface Options {
   workerMaxRssMb: number;
   /** Dissecting processes at once. */
   workers: number;
-  /** Skip files a previous run recorded as fully indexed (--node only). */
-  resume: boolean;
   quiet: boolean;
   /** Benchmark only: dissect with a full tree but write nothing. */
   dissectOnly: boolean;
 }
 
-function integer(flag: string, value: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} needs a whole number, got "${value}"`);
-  const n = Number(value);
-  if (n >= min && n <= max) return n;
-  if (max !== Number.MAX_SAFE_INTEGER) throw new UsageError(`--${flag} must be between ${min} and ${max}, got ${value.trim()}`);
-  throw new UsageError(n < min ? `--${flag} must be at least ${min}, got ${value.trim()}` : `--${flag} is too large: ${value.trim()}`);
+// ---- value parsers: each throws commander's InvalidArgumentError with the whole message
+
+function nonEmpty(flag: string) {
+  return (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError(`--${flag} needs a value`);
+    return value;
+  };
+}
+
+/** A whole number from min to max (or at least min, when max is left out). */
+function wholeNumber(flag: string, min: number, max?: number) {
+  return (value: string): number => {
+    const text = value.trim();
+    if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`--${flag} needs a whole number, got "${value}"`);
+    const n = Number(text);
+    if (n >= min && n <= (max ?? Number.MAX_SAFE_INTEGER)) return n;
+    if (max !== undefined) throw new InvalidArgumentError(`--${flag} must be between ${min} and ${max}, got ${text}`);
+    throw new InvalidArgumentError(n < min ? `--${flag} must be at least ${min}, got ${text}` : `--${flag} is too large: ${text}`);
+  };
 }
 
 /** An Elasticsearch time value: 500ms, 30s, 1m, or -1 (never). */
-function timeValue(flag: string, value: string | undefined, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (!/^(-1|\d+(ms|s|m|h))$/.test(value)) throw new UsageError(`--${flag} needs a time such as 5s, 30s or 1m, got "${value}"`);
-  return value;
+function timeValue(flag: string) {
+  return (value: string): string => {
+    if (!/^(-1|\d+(ms|s|m|h))$/.test(value)) throw new InvalidArgumentError(`--${flag} needs a time such as 5s, 30s or 1m, got "${value}"`);
+    return value;
+  };
 }
 
-function nonEmpty(flag: string, value: string | undefined): string | undefined {
-  if (value !== undefined && value.trim() === '') throw new UsageError(`--${flag} needs a value`);
-  return value;
+// ---- the flags
+
+const INPUT = 'Input (exactly one):';
+const OUTPUT = 'Output (default: packets printed for a person to read):';
+const ELASTICSEARCH = 'Elasticsearch (--node):';
+const SELECTION = 'Selection:';
+const LIVE = 'Live capture (--nic):';
+const DOCUMENTS = 'Documents:';
+const PARALLEL = 'Parallel ingest:';
+const MEMORY = 'Memory:';
+const GENERAL = 'General:';
+
+function text(flags: string, help: string, group: string, flag: string, fallback?: string): Option {
+  const option = new Option(flags, help).argParser(nonEmpty(flag)).helpGroup(group);
+  return fallback === undefined ? option : option.default(fallback, fallback);
 }
 
-export function parseCommandLine(argv: string[]): Options {
-  let parsed;
+/** A whole-number flag; the help shows its default and its upper bound, from the same numbers the parser checks. */
+function number(flags: string, help: string, group: string, flag: string, range: { min: number; max?: number; default?: number }): Option {
+  const limit = range.max === undefined ? '' : `at most ${range.max}`;
+  const option = new Option(flags, help).argParser(wholeNumber(flag, range.min, range.max)).helpGroup(group);
+  if (range.default !== undefined) return option.default(range.default, [range.default, limit].filter(Boolean).join(', '));
+  return limit ? new Option(flags, `${help} (${limit})`).argParser(wholeNumber(flag, range.min, range.max)).helpGroup(group) : option;
+}
+
+function switchOption(flags: string, help: string, group?: string): Option {
+  const option = new Option(flags, help);
+  return group === undefined ? option : option.helpGroup(group);
+}
+
+function commandLine(): Command {
+  const program = new Command('espcap')
+    .usage('(--file FILE... | --dir DIR | --nic IFACE | --list-interfaces) [options]')
+    .description(
+      "Reads packets, dissects them with Wireshark's dissectors and prints them, writes\n" +
+        'them as NDJSON documents, or indexes them into Elasticsearch.',
+    )
+    .addHelpOption(new Option('-h, --help', 'this text').helpGroup(GENERAL))
+    .configureHelp({ helpWidth: 100 })
+    .addHelpText('after', '\nExit codes: 0 success, 1 a capture or output failed, 2 a wrong command line.')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} }) // errors become one line of our own (see parseCommandLine)
+    .allowExcessArguments(false);
+  const options: Option[] = [
+    new Option('--file <FILE>', 'a capture file (pcap, pcapng, compressed, any format Wireshark reads); repeat for several files')
+      .argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), nonEmpty('file')(value)])
+      .helpGroup(INPUT),
+    text('--dir <DIR>', 'every capture under DIR, recursively, in sorted order', INPUT, 'dir'),
+    text('--nic <IFACE>', 'live capture from a network interface', INPUT, 'nic'),
+    switchOption('--list-interfaces', 'list capture interfaces, then exit', INPUT),
+    switchOption('--list', 'the same as --list-interfaces').hideHelp(),
+
+    text('-o, --output <FILE>', 'write one JSON document per packet (NDJSON) to FILE, - for stdout', OUTPUT, 'output'),
+    text(
+      '--node <URL[,URL...]>',
+      'index into Elasticsearch (host:port or URL; several nodes of one cluster comma-separated), into one index per UTC day: packets-YYYY-MM-DD',
+      OUTPUT,
+      'node',
+    ),
+
+    number('--chunk <N>', 'packets per bulk request', ELASTICSEARCH, 'chunk', { min: 1, max: 100000, default: 1000 }),
+    number('--bulk-mb <N>', 'bytes per bulk request at most, in MiB (Elasticsearch refuses larger requests by default)', ELASTICSEARCH, 'bulk-mb', { min: 1, max: 100, default: 8 }),
+    number('--bulk-inflight <N>', 'bulk requests in flight at once', ELASTICSEARCH, 'bulk-inflight', { min: 1, max: 64, default: 3 }),
+    number('--retry-deadline <S>', 'keep retrying a failing request for S seconds', ELASTICSEARCH, 'retry-deadline', { min: 0, max: 7 * 24 * 3600, default: 300 }),
+    new Option('--refresh-interval <T>', 'refresh interval of the indices espcap creates (slower than Elasticsearch\'s 1s: faster bulk ingest; espcap refreshes them itself when it is done)')
+      .argParser(timeValue('refresh-interval'))
+      .default('30s', '30s')
+      .helpGroup(ELASTICSEARCH),
+    text('--dead-letter <FILE>', 'where documents Elasticsearch refused go, with the reason', ELASTICSEARCH, 'dead-letter', 'espcap-dead-letter.ndjson'),
+    text('--username <USER>', 'basic authentication; the password comes from the environment variable ESPCAP_PASSWORD or from --password-file', ELASTICSEARCH, 'username'),
+    text('--password-file <FILE>', 'a file holding the password', ELASTICSEARCH, 'password-file'),
+    text('--api-key-file <FILE>', 'a file holding an API key', ELASTICSEARCH, 'api-key-file'),
+    text('--api-key <KEY>', 'an API key (on the command line it is visible to other users in ps: prefer the file or the variable)', ELASTICSEARCH, 'api-key').env(
+      'ESPCAP_API_KEY',
+    ),
+    text('--ca-cert <FILE>', "CA certificate(s), PEM, to verify the cluster's TLS certificate", ELASTICSEARCH, 'ca-cert'),
+    switchOption('--insecure', 'do not verify TLS certificates (prints a warning)', ELASTICSEARCH),
+
+    number('--count <N>', 'stop after N packets', SELECTION, 'count', { min: 1 }),
+    text('--filter <EXPR>', 'keep only packets matching a Wireshark display filter', SELECTION, 'filter'),
+    text('--bpf <EXPR>', 'capture filter (BPF) for live capture', SELECTION, 'bpf'),
+
+    number('--snaplen <N>', 'bytes captured per packet', LIVE, 'snaplen', { min: 64, max: 262144, default: 262144 }),
+    switchOption('--no-promisc', 'do not put the interface into promiscuous mode (default: do)', LIVE),
+    switchOption('--promisc', 'put the interface into promiscuous mode (the default)').hideHelp(),
+    number('--buffer-size <MB>', 'kernel capture buffer in MiB (absorbs bursts)', LIVE, 'buffer-size', { min: 1, max: 4096, default: 32 }),
+    text('--user <USER>', 'when started as root: the user espcap runs as once the interface is open, before any packet is dissected', LIVE, 'user', 'nobody'),
+    number(
+      '--stats-interval <S>',
+      'every S seconds, capture counters as a JSON line on stderr (captured, dissected, kernel/interface/espcap drops); 0 never',
+      LIVE,
+      'stats-interval',
+      { min: 0, max: 86400, default: 0 },
+    ),
+
+    number('--max-bytes <N>', 'leave out byte fields longer than N bytes (0 keeps all)', DOCUMENTS, 'max-bytes', { min: 0, max: 0xffffffff, default: 64 }),
+
+    number(
+      '--workers <N>',
+      'dissecting processes at once, each taking whole files, largest first; by default the number of cores, but 1 when writing to standard output (to keep file order) and with --count',
+      PARALLEL,
+      'workers',
+      { min: 1, max: 256 },
+    ),
+    switchOption('--no-resume', 'with --node: index every file again, also those a previous run recorded as fully indexed (documents already there count as duplicates)', PARALLEL),
+
+    number('--session-packets <N>', "reset Wireshark's per-capture state every N packets (0 never), like tshark -M", MEMORY, 'session-packets', { min: 0, default: 100000 }),
+    number(
+      '--worker-max-rss <MB>',
+      'replace a dissecting process grown past MB at its next session reset, so its output stays the same (at once past twice MB)',
+      MEMORY,
+      'worker-max-rss',
+      { min: 64, max: 1024 * 1024, default: 400 },
+    ),
+
+    switchOption('-q, --quiet', 'no progress display or summary on stderr', GENERAL),
+    switchOption('-V, --version', "espcap's version and the libwireshark it uses", GENERAL),
+    // Benchmarks only: dissect with a full tree, write nothing (the floor documents are measured against).
+    switchOption('--dissect-only', 'dissect, write nothing').hideHelp(),
+  ];
+  for (const option of options) program.addOption(option);
+  return program;
+}
+
+/** commander's error, as one line of espcap's: the parsers' own words where they gave them. */
+function usageError(err: CommanderError): UsageError {
+  const message = err.message.replace(/^error: /, '');
+  const invalid = /^option '.*' argument '.*' is invalid\. (.*)$/s.exec(message);
+  return new UsageError(invalid ? invalid[1] : `${message.split('\n')[0]} (see --help)`);
+}
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = process.env): CommandLine {
+  const program = commandLine();
   try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        file: { type: 'string', multiple: true },
-        dir: { type: 'string' },
-        nic: { type: 'string' },
-        'list-interfaces': { type: 'boolean' },
-        list: { type: 'boolean' },
-        output: { type: 'string', short: 'o' },
-        node: { type: 'string' },
-        chunk: { type: 'string' },
-        'bulk-mb': { type: 'string' },
-        'bulk-inflight': { type: 'string' },
-        'retry-deadline': { type: 'string' },
-        'refresh-interval': { type: 'string' },
-        'dead-letter': { type: 'string' },
-        username: { type: 'string' },
-        'password-file': { type: 'string' },
-        'api-key': { type: 'string' },
-        'api-key-file': { type: 'string' },
-        'ca-cert': { type: 'string' },
-        insecure: { type: 'boolean' },
-        count: { type: 'string' },
-        filter: { type: 'string' },
-        bpf: { type: 'string' },
-        'max-bytes': { type: 'string' },
-        'session-packets': { type: 'string' },
-        'worker-max-rss': { type: 'string' },
-        workers: { type: 'string' },
-        'no-resume': { type: 'boolean' },
-        snaplen: { type: 'string' },
-        promisc: { type: 'boolean' },
-        'no-promisc': { type: 'boolean' },
-        'buffer-size': { type: 'string' },
-        user: { type: 'string' },
-        'stats-interval': { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        'dissect-only': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    program.parse(argv, { from: 'user' });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see --help)`);
+    // --help: commander has printed it.
+    if (err instanceof CommanderError && err.code === 'commander.helpDisplayed') return { mode: { kind: 'help' } };
+    if (err instanceof CommanderError) throw usageError(err);
+    throw err;
   }
-  const v = parsed.values;
-  if (v.help) return { ...defaults(), mode: { kind: 'help' } };
+  const v = program.opts();
+  if (v.version) return { mode: { kind: 'version' } };
 
-  const files = (v.file ?? []).map((f) => nonEmpty('file', f) as string);
   const modes: Mode[] = [];
-  if (files.length) modes.push({ kind: 'files', files });
-  if (v.dir !== undefined) modes.push({ kind: 'dir', dir: nonEmpty('dir', v.dir) as string });
-  if (v.nic !== undefined) modes.push({ kind: 'nic', nic: nonEmpty('nic', v.nic) as string });
-  if (v['list-interfaces'] || v.list) modes.push({ kind: 'list-interfaces' });
+  if (v.file) modes.push({ kind: 'files', files: v.file });
+  if (v.dir !== undefined) modes.push({ kind: 'dir', dir: v.dir });
+  if (v.nic !== undefined) modes.push({ kind: 'nic', nic: v.nic });
+  if (v.listInterfaces || v.list) modes.push({ kind: 'list-interfaces' });
   if (modes.length === 0) throw new UsageError('no input given: use --file, --dir, --nic or --list-interfaces (see --help)');
   if (modes.length > 1) throw new UsageError('give only one of --file, --dir, --nic and --list-interfaces');
-  if (v.output !== undefined && v.node !== undefined) throw new UsageError('give either --output or --node, not both');
-  if (v.bpf !== undefined && modes[0].kind !== 'nic') throw new UsageError('--bpf filters live capture (--nic); to select packets of capture files use --filter');
-  const node = nonEmpty('node', v.node);
-  let elasticsearch: ElasticsearchFlags | undefined;
-  if (node !== undefined) {
-    if (v['api-key'] !== undefined && v['api-key-file'] !== undefined) throw new UsageError('give either --api-key or --api-key-file, not both');
-    if ((v['api-key'] ?? v['api-key-file']) !== undefined && v.username !== undefined) throw new UsageError('give either an API key or --username, not both');
-    elasticsearch = {
-      node,
-      bulkMb: integer('bulk-mb', v['bulk-mb'], 8, 1, 100),
-      bulkInflight: integer('bulk-inflight', v['bulk-inflight'], 3, 1, 64),
-      retryDeadlineSeconds: integer('retry-deadline', v['retry-deadline'], 300, 0, 7 * 24 * 3600),
-      refreshInterval: timeValue('refresh-interval', v['refresh-interval'], '30s'),
-      deadLetter: nonEmpty('dead-letter', v['dead-letter']) ?? 'espcap-dead-letter.ndjson',
-      username: nonEmpty('username', v.username),
-      passwordFile: nonEmpty('password-file', v['password-file']),
-      apiKey: nonEmpty('api-key', v['api-key']),
-      apiKeyFile: nonEmpty('api-key-file', v['api-key-file']),
-      caCert: nonEmpty('ca-cert', v['ca-cert']),
-      insecure: v.insecure ?? false,
-    };
-  }
+  return settle(program, modes[0], env);
+}
 
-  if (v['no-resume'] && node === undefined) throw new UsageError('--no-resume applies to indexing (--node) only');
-  const isLive = modes[0].kind === 'nic';
-  for (const flag of ['snaplen', 'promisc', 'no-promisc', 'buffer-size', 'user', 'stats-interval'] as const)
-    if (v[flag] !== undefined && !isLive) throw new UsageError(`--${flag} applies to live capture (--nic) only`);
-  if (v.promisc && v['no-promisc']) throw new UsageError('give either --promisc or --no-promisc, not both');
-  if (isLive && v.workers !== undefined && v.workers !== '1') throw new UsageError('live capture dissects in one process at a time: leave out --workers');
-  const live: LiveFlags = {
-    snaplen: integer('snaplen', v.snaplen, 262144, 64, 262144),
-    promisc: !v['no-promisc'],
-    bufferMb: integer('buffer-size', v['buffer-size'], 32, 1, 4096),
-    user: nonEmpty('user', v.user) ?? 'nobody',
-    statsIntervalSeconds: integer('stats-interval', v['stats-interval'], 0, 0, 86400),
-  };
-  const count = integer('count', v.count, 0, 1);
-  const toStdout = node === undefined && (v.output === undefined || v.output === '-');
-  const workers = integer('workers', v.workers, toStdout || count || isLive ? 1 : availableParallelism(), 1, 256);
+/** The flags together: which go with which, the output, and the defaults that depend on other flags. */
+function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
+  const v = program.opts();
+  const given = (name: string) => program.getOptionValueSource(name) === 'cli';
+  if (v.output !== undefined && v.node !== undefined) throw new UsageError('give either --output or --node, not both');
+  const isLive = mode.kind === 'nic';
+  if (v.bpf !== undefined && !isLive) throw new UsageError('--bpf filters live capture (--nic); to select packets of capture files use --filter');
+  if (given('apiKey') && given('apiKeyFile')) throw new UsageError('give either --api-key or --api-key-file, not both');
+  if ((given('apiKey') || given('apiKeyFile')) && given('username')) throw new UsageError('give either an API key or --username, not both');
+  if (!v.resume && v.node === undefined) throw new UsageError('--no-resume applies to indexing (--node) only');
+  if (!isLive)
+    for (const [name, flag] of [['snaplen', 'snaplen'], ['promisc', 'promisc'], ['bufferSize', 'buffer-size'], ['user', 'user'], ['statsInterval', 'stats-interval']])
+      if (given(name)) throw new UsageError(`--${flag === 'promisc' && !v.promisc ? 'no-promisc' : flag} applies to live capture (--nic) only`);
+  if (isLive && v.workers !== undefined && v.workers !== 1) throw new UsageError('live capture dissects in one process at a time: leave out --workers');
+
+  let output: OutputChoice;
+  if (v.node !== undefined) {
+    output = {
+      format: 'elasticsearch',
+      node: v.node,
+      chunk: v.chunk,
+      bulkMb: v.bulkMb,
+      bulkInflight: v.bulkInflight,
+      retryDeadlineSeconds: v.retryDeadline,
+      refreshInterval: v.refreshInterval,
+      deadLetter: v.deadLetter,
+      username: v.username,
+      password: env.ESPCAP_PASSWORD,
+      passwordFile: v.passwordFile,
+      apiKey: v.apiKey,
+      apiKeyFile: v.apiKeyFile,
+      caCert: v.caCert,
+      insecure: v.insecure ?? false,
+      resume: v.resume,
+    };
+  } else output = { format: v.output === undefined ? 'dump' : 'ndjson', target: v.output ?? '-' };
+
+  const count: number = v.count ?? 0;
+  const toStdout = output.format !== 'elasticsearch' && output.target === '-';
+  const workers: number = v.workers ?? (toStdout || count || isLive ? 1 : availableParallelism());
   if (workers > 1 && toStdout) throw new UsageError('--workers above 1 needs --output FILE or --node: on standard output the packets of several files would interleave');
   if (workers > 1 && count) throw new UsageError('--count takes the first packets in file order, with one worker: leave out --workers');
   return {
-    mode: modes[0],
-    live,
-    output: nonEmpty('output', v.output),
-    node,
-    elasticsearch,
-    chunk: integer('chunk', v.chunk, 1000, 1, 100000),
+    mode,
+    output,
+    live: {
+      snaplen: v.snaplen,
+      promisc: v.promisc !== false,
+      bufferMb: v.bufferSize,
+      user: v.user,
+      statsIntervalSeconds: v.statsInterval,
+    },
     count,
-    filter: nonEmpty('filter', v.filter),
-    bpf: nonEmpty('bpf', v.bpf),
-    maxBytes: integer('max-bytes', v['max-bytes'], 64, 0, 0xffffffff),
-    sessionPackets: integer('session-packets', v['session-packets'], 100000, 0),
-    workerMaxRssMb: integer('worker-max-rss', v['worker-max-rss'], 400, 64, 1024 * 1024),
+    filter: v.filter,
+    bpf: v.bpf,
+    maxBytes: v.maxBytes,
+    sessionPackets: v.sessionPackets,
+    workerMaxRssMb: v.workerMaxRss,
     workers,
-    resume: !v['no-resume'],
     quiet: v.quiet ?? false,
-    dissectOnly: v['dissect-only'] ?? false,
+    dissectOnly: v.dissectOnly ?? false,
   };
 }
 
@@ -277,20 +298,5 @@ export function dissectOptions(options: Options): DissectOptions {
     sessionPackets: options.sessionPackets,
     maxRssBytes: options.workerMaxRssMb * 1024 * 1024,
     dissectOnly: options.dissectOnly,
-  };
-}
-
-function defaults(): Omit<Options, 'mode'> {
-  return {
-    live: { snaplen: 262144, promisc: true, bufferMb: 32, user: 'nobody', statsIntervalSeconds: 0 },
-    chunk: 1000,
-    count: 0,
-    maxBytes: 64,
-    sessionPackets: 100000,
-    workerMaxRssMb: 400,
-    workers: 1,
-    resume: true,
-    quiet: false,
-    dissectOnly: false,
   };
 }

@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import { dissectOptions, Options } from './args';
 import { listInterfaces, openLive } from '../engine/live-capture';
 import { EspcapError, UsageError } from '../errors';
+import { OutputSpec, prepareOutput } from '../outputs';
+import type { PreparedOutput } from '../outputs/output';
+import { OutputClosedError } from '../outputs/sink';
 import { LiveRun, LiveStatus, runLive } from '../pipeline/live';
-import { OutputSpec } from '../pipeline/worker';
-import { OutputClosedError } from '../sinks/sink';
 
 function warn(message: string): void {
   process.stderr.write(`espcap: ${message}\n`);
@@ -41,9 +42,9 @@ function lookUpUser(name: string): { uid: number; gid: number } {
  * dropped, and handed down as open descriptors (4, 5, ...): an unprivileged
  * process may not be able to reach the directory they are in.
  */
-function openOutputs(output: OutputSpec, owner: { uid: number; gid: number } | undefined): { output: OutputSpec; fds: number[] } {
+function openOutputs(output: PreparedOutput<OutputSpec>, owner: { uid: number; gid: number } | undefined): { spec: OutputSpec; fds: number[] } {
   const fds: number[] = [];
-  const handDown = (file: string, flags: string) => {
+  const spec = output.handDown((file, flags) => {
     let fd: number;
     try {
       fd = fs.openSync(file, flags);
@@ -54,11 +55,8 @@ function openOutputs(output: OutputSpec, owner: { uid: number; gid: number } | u
     if (owner && fs.fstatSync(fd).isFile()) fs.fchownSync(fd, owner.uid, owner.gid);
     fds.push(fd);
     return `/dev/fd/${3 + fds.length}`;
-  };
-  if (output.format === 'elasticsearch')
-    return { output: { ...output, bulk: { ...output.bulk, deadLetterPath: handDown(output.bulk.deadLetterPath, 'a') } }, fds };
-  if (output.target === '-') return { output, fds };
-  return { output: { ...output, target: handDown(output.target, 'w') }, fds };
+  });
+  return { spec, fds };
 }
 
 function dropPrivileges(user: { uid: number; gid: number }, name: string): void {
@@ -90,9 +88,9 @@ function statsJson(s: LiveStatus): string {
   });
 }
 
-export async function runLiveCommand(options: Options, nic: string, prepare: () => Promise<OutputSpec>): Promise<number> {
+export async function runLiveCommand(options: Options, nic: string): Promise<number> {
   const started = Date.now();
-  const output = await prepare();
+  const output = await prepareOutput(options.output, { workers: 1, quiet: options.quiet, filter: options.filter });
   const root = process.getuid!() === 0;
   const user = root ? lookUpUser(options.live.user) : undefined;
   const capture = openLive({
@@ -108,7 +106,7 @@ export async function runLiveCommand(options: Options, nic: string, prepare: () 
   if (user) dropPrivileges(user, options.live.user);
   if (!options.quiet) warn(`capturing on ${nic}${options.bpf ? ` (BPF: ${options.bpf})` : ''}${user ? `, dissecting as ${options.live.user}` : ''}; Ctrl-C to stop`);
 
-  const interactive = !options.quiet && process.stderr.isTTY && !(output.format !== 'elasticsearch' && output.target === '-');
+  const interactive = !options.quiet && process.stderr.isTTY && !output.toStdout;
   let lastLine = started;
   let lastStats = Date.now();
   let drawn = false;
@@ -118,7 +116,7 @@ export async function runLiveCommand(options: Options, nic: string, prepare: () 
       interfaceName: nic,
       runId: randomBytes(10).toString('hex'),
       dissect: { ...dissectOptions(options), dissectOnly: false },
-      output: outputs.output,
+      output: outputs.spec,
       inheritFds: outputs.fds,
       onTick(status) {
         const now = Date.now();
@@ -126,7 +124,7 @@ export async function runLiveCommand(options: Options, nic: string, prepare: () 
         if (interactive) {
           process.stderr.write(`\r\x1b[K${statusLine(status, seconds).slice(0, (process.stderr.columns || 80) - 1)}`);
           drawn = true;
-        } else if (!options.quiet && output.format !== 'dump' && now - lastLine >= 10000) {
+        } else if (!options.quiet && !output.toStdout && now - lastLine >= 10000) {
           warn(statusLine(status, seconds));
           lastLine = now;
         }
@@ -142,23 +140,16 @@ export async function runLiveCommand(options: Options, nic: string, prepare: () 
   } finally {
     if (drawn) process.stderr.write('\r\x1b[K');
     for (const fd of outputs.fds) fs.closeSync(fd);
+    await output.close();
   }
   return report(options, nic, run, output, (Date.now() - started) / 1000);
 }
 
-function report(options: Options, nic: string, run: LiveRun, output: OutputSpec, seconds: number): number {
+function report(options: Options, nic: string, run: LiveRun, output: PreparedOutput, seconds: number): number {
   const s = run.status;
   if (options.live.statsIntervalSeconds) process.stderr.write(statsJson(s) + '\n');
   for (const how of run.crashes) warn(`a dissecting process died (${how}); the packets it had not written are lost and counted below`);
-  let failed = run.crashes.length > 0;
-  if (output.format === 'elasticsearch') {
-    const { indexed, duplicates, deadLettered } = run.counts;
-    const notIndexed = s.dissected - indexed - duplicates - deadLettered;
-    if (deadLettered) warn(`${deadLettered} documents refused by Elasticsearch are in ${output.bulk.deadLetterPath}, with the reasons`);
-    if (!options.quiet || deadLettered || notIndexed)
-      warn(`Elasticsearch: ${s.dissected} packets read, ${indexed} indexed, ${duplicates} duplicates (already indexed), ${deadLettered} dead-lettered, ${notIndexed} not sent; ${run.indexCounts.retries} retries`);
-    failed ||= s.dissected !== indexed + duplicates;
-  }
+  const outputFailed = output.report({ packets: s.dissected, counts: run.counts, sinkReports: run.sinkReports }, options.quiet);
   if (!options.quiet) {
     let summary = `${s.captured} packets captured on ${nic} in ${seconds.toFixed(1)} s, ${s.dissected} dissected; dropped: ${s.kernelDrops} by the kernel, ${s.interfaceDrops} by the interface, ${s.queueDrops} by espcap`;
     if (options.count && s.captured >= options.count) summary += `, stopped at --count ${options.count}`;
@@ -166,5 +157,5 @@ function report(options: Options, nic: string, run: LiveRun, output: OutputSpec,
     if (run.processes > 1) summary += `, dissecting process replaced ${run.processes - 1} time${run.processes === 2 ? '' : 's'} to bound memory`;
     warn(summary);
   }
-  return failed ? 1 : 0;
+  return run.crashes.length > 0 || outputFailed ? 1 : 0;
 }

@@ -1,17 +1,14 @@
 // espcap's command line: picks the mode, runs it, reports, sets the exit code.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dissectOptions, ElasticsearchFlags, Options, parseCommandLine, USAGE } from './args';
-import type { ClusterOptions } from '../elasticsearch/cluster';
-import type { OutputSpec } from '../pipeline/worker';
-import { EspcapError, UsageError } from '../errors';
-import { addFileCounts, noFileCounts, OutputClosedError } from '../sinks/sink';
-import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
-import { TextOutput } from '../sinks/text-output';
+import { dissectOptions, Options, parseCommandLine } from './args';
 import { captureId } from '../capture-id';
+import { EspcapError, UsageError } from '../errors';
+import { prepareOutput } from '../outputs';
+import type { PreparedOutput } from '../outputs/output';
+import { addFileCounts, noFileCounts, OutputClosedError } from '../outputs/sink';
+import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
 import { Progress, size } from './progress';
-import type { Client } from '@elastic/elasticsearch';
-import type { IngestState } from '../elasticsearch/ingest-state';
 
 function warn(message: string): void {
   process.stderr.write(`espcap: ${message}\n`);
@@ -45,115 +42,39 @@ export function listCaptureCandidates(dir: string): string[] {
   return found.sort();
 }
 
-/**
- * Connects to Elasticsearch once, fails fast if it cannot, and installs the
- * index template; the dissecting processes then index with the same settings.
- */
-async function prepareElasticsearch(flags: ElasticsearchFlags, chunk: number, quiet: boolean): Promise<OutputSpec> {
-  const { parseNodes, readSecretFile, createClient, checkCluster, describeError } = await import('../elasticsearch/cluster');
-  const { indexTemplate, TEMPLATE_NAME } = await import('../elasticsearch/mapping');
-  const cluster: ClusterOptions = {
-    nodes: parseNodes(flags.node),
-    username: flags.username,
-    password: flags.passwordFile ? readSecretFile('--password-file', flags.passwordFile) : process.env.ESPCAP_PASSWORD,
-    apiKey: flags.apiKeyFile ? readSecretFile('--api-key-file', flags.apiKeyFile) : (flags.apiKey ?? process.env.ESPCAP_API_KEY),
-    caCert: flags.caCert ? readSecretFile('--ca-cert', flags.caCert) : undefined,
-    verifyTls: !flags.insecure,
-    requestTimeoutMs: 60000,
-  };
-  if (flags.username && cluster.password === undefined) throw new UsageError('--username needs a password: set ESPCAP_PASSWORD or give --password-file');
-  if (flags.insecure) warn('warning: --insecure: TLS certificates are not verified; anyone on the path can read and change what is indexed');
-  const client = createClient(cluster);
-  let info;
-  try {
-    info = await checkCluster(client, cluster.nodes);
-    try {
-      await client.indices.putIndexTemplate({ name: TEMPLATE_NAME, ...indexTemplate() } as never);
-    } catch (err) {
-      throw new EspcapError(`Elasticsearch: cannot install the index template ${TEMPLATE_NAME}: ${describeError(err)}`);
-    }
-    if (!quiet) warn(`indexing into Elasticsearch ${info.version} at ${cluster.nodes.join(',')}`);
-  } finally {
-    await client.close();
-  }
-  return {
-    format: 'elasticsearch',
-    cluster,
-    bulk: {
-      chunk,
-      maxBytes: flags.bulkMb * 1024 * 1024,
-      inflight: flags.bulkInflight,
-      retryDeadlineMs: flags.retryDeadlineSeconds * 1000,
-      deadLetterPath: path.resolve(flags.deadLetter),
-      unsignedLong: info.unsignedLong,
-      refreshInterval: flags.refreshInterval,
-    },
-  };
-}
-
-interface Indexing {
-  output: OutputSpec;
-  client: Client;
-  state: IngestState;
-  describeError: (err: unknown) => string;
-}
-
-/** Connects the run's own client (for the resume state) after prepareElasticsearch. */
-async function openIndexing(options: Options): Promise<Indexing> {
-  const output = await prepareElasticsearch(options.elasticsearch!, options.chunk, options.quiet);
-  const { createClient, describeError } = await import('../elasticsearch/cluster');
-  const { IngestState } = await import('../elasticsearch/ingest-state');
-  const client = createClient((output as { cluster: ClusterOptions }).cluster);
-  return { output, client, state: new IngestState(client, options.filter, options.elasticsearch!.retryDeadlineSeconds * 1000), describeError };
-}
-
-/** Several processes append to one --output file: fine for a regular file or /dev/null, not for a pipe. */
-function checkSharedOutput(target: string, workers: number): void {
-  if (workers < 2) return;
-  const stat = fs.statSync(target);
-  if (!stat.isFile() && target !== '/dev/null')
-    throw new UsageError(`--workers above 1 needs --output to be a regular file: the packets of several files would interleave in ${target}`);
-}
-
 async function runFiles(options: Options, paths: string[], fromDir: boolean): Promise<number> {
   const started = process.hrtime.bigint();
-  let indexing: Indexing | undefined;
-  let output: OutputSpec;
-  if (options.elasticsearch) {
-    indexing = await openIndexing(options);
-    output = indexing.output;
-  } else {
-    const target = options.output ?? '-';
-    // Create (truncate) the output once; the dissecting processes append to it.
-    if (target !== '-') {
-      await TextOutput.open(target).close();
-      checkSharedOutput(target, options.workers);
-    }
-    output = { format: options.output ? 'ndjson' : 'dump', target };
-  }
+  const output = await prepareOutput(options.output, { workers: options.workers, quiet: options.quiet, filter: options.filter });
+  let progress: Progress | undefined;
+  let skipped = 0;
+  let run: PoolRun;
   try {
-    const files: PoolFile[] = paths.map((p) => {
+    const all: PoolFile[] = paths.map((p) => {
       const full = path.resolve(p);
       return { path: full, size: fs.statSync(full, { throwIfNoEntry: false })?.size ?? 0, captureId: tryCaptureId(full) };
     });
-    let todo = files;
-    let skipped = 0;
-    if (indexing && options.resume) {
-      const ids = files.flatMap((f) => (f.captureId ? [f.captureId] : []));
-      let finished: Set<string>;
-      try {
-        finished = await indexing.state.finished(ids);
-      } catch (err) {
-        throw new EspcapError(`Elasticsearch: cannot read which files are already indexed: ${indexing.describeError(err)}`);
-      }
-      todo = files.filter((f) => !(f.captureId && finished.has(f.captureId)));
-      skipped = files.length - todo.length;
-      if (skipped && !options.quiet) warn(`${skipped} of ${files.length} files already fully indexed by an earlier run: skipped (--no-resume indexes them again)`);
-    }
-    return await dissectAndReport(options, todo, skipped, fromDir, output, indexing, started);
+    const files = await output.skipFinished(all);
+    skipped = all.length - files.length;
+    // Progress only where it does not mix with the packets themselves.
+    if (!options.quiet && !output.toStdout) progress = new Progress(files.length, files.reduce((n, f) => n + f.size, 0));
+    progress?.start();
+    run = await runPool(files, {
+      workers: options.workers,
+      maxPackets: options.count,
+      dissect: dissectOptions(options),
+      output: output.spec,
+      onProgress: (packets, bytes) => progress?.add(packets, bytes),
+      onFileRead: (file) => progress?.fileRead(file.error !== undefined && !file.notCapture),
+      onFileDone: (file) => file.captureId && output.captureSettled({ ...file, captureId: file.captureId }),
+    });
+  } catch (err) {
+    if (err instanceof OutputClosedError) return 0;
+    throw err;
   } finally {
-    await indexing?.client.close();
+    progress?.stop();
+    await output.close(); // after the resume state of every settled capture is written
   }
+  return report(options, run, skipped, fromDir, output, started);
 }
 
 function tryCaptureId(file: string): string | undefined {
@@ -164,52 +85,7 @@ function tryCaptureId(file: string): string | undefined {
   }
 }
 
-async function dissectAndReport(
-  options: Options,
-  files: PoolFile[],
-  skipped: number,
-  fromDir: boolean,
-  output: OutputSpec,
-  indexing: Indexing | undefined,
-  started: bigint,
-): Promise<number> {
-  // Progress only where it does not mix with the packets themselves.
-  const progress = options.quiet || output.format !== 'elasticsearch' && output.target === '-' ? undefined : new Progress(files.length, files.reduce((n, f) => n + f.size, 0));
-  const recording: Promise<void>[] = [];
-  let stateWarned = false;
-  let run: PoolRun;
-  progress?.start();
-  try {
-    run = await runPool(files, {
-      workers: options.workers,
-      maxPackets: options.count,
-      dissect: dissectOptions(options),
-      output,
-      onProgress: (packets, bytes) => progress?.add(packets, bytes),
-      onFileRead: (file) => progress?.fileRead(file.error !== undefined && !file.notCapture),
-      onFileDone: (file) => {
-        if (!indexing || !file.captureId || file.counts.deadLettered) return;
-        const { indexed, duplicates } = file.counts;
-        const recorded = indexing.state.record({ captureId: file.captureId, path: file.path, size: file.size, packets: file.packets, indexed, duplicates });
-        recording.push(
-          recorded.catch((err) => {
-            if (!stateWarned) warn(`warning: cannot record ${file.path} as indexed (a rerun will index it again): ${indexing.describeError(err)}`);
-            stateWarned = true;
-          }),
-        );
-      },
-    });
-  } catch (err) {
-    if (err instanceof OutputClosedError) return 0;
-    throw err;
-  } finally {
-    progress?.stop();
-    await Promise.all(recording);
-  }
-  return report(options, run, skipped, fromDir, output, started);
-}
-
-function report(options: Options, run: PoolRun, skipped: number, fromDir: boolean, output: OutputSpec, started: bigint): number {
+function report(options: Options, run: PoolRun, skipped: number, fromDir: boolean, output: PreparedOutput, started: bigint): number {
   let failed = 0;
   let packets = 0;
   let captures = 0;
@@ -234,16 +110,7 @@ function report(options: Options, run: PoolRun, skipped: number, fromDir: boolea
     warn(`no capture files found in ${run.files.length ? 'the directory' : 'an empty directory'}`);
     return 1;
   }
-  let indexingFailed = false;
-  if (output.format === 'elasticsearch') {
-    const notIndexed = packets - counts.indexed - counts.duplicates - counts.deadLettered;
-    const { retries, unmappedFields } = run.indexCounts ?? { retries: 0, unmappedFields: 0 };
-    if (counts.deadLettered) warn(`${counts.deadLettered} documents refused by Elasticsearch are in ${output.bulk.deadLetterPath}, with the reasons`);
-    if (unmappedFields) warn(`${unmappedFields} fields beyond the per-index budget are kept in _source but not searchable`);
-    if (!options.quiet || counts.deadLettered || notIndexed)
-      warn(`Elasticsearch: ${packets} packets read, ${counts.indexed} indexed, ${counts.duplicates} duplicates (already indexed), ${counts.deadLettered} dead-lettered, ${notIndexed} not sent; ${retries} retries`);
-    indexingFailed = packets !== counts.indexed + counts.duplicates;
-  }
+  const outputFailed = output.report({ packets, counts, sinkReports: run.sinkReports }, options.quiet);
   if (!options.quiet) {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const rate = (n: number) => (seconds > 0 ? n / seconds : 0);
@@ -258,7 +125,7 @@ function report(options: Options, run: PoolRun, skipped: number, fromDir: boolea
     if (restarts > 0) summary += `, dissecting processes restarted ${restarts} time${restarts === 1 ? '' : 's'} to bound memory`;
     warn(summary);
   }
-  return failed || indexingFailed ? 1 : 0;
+  return failed || outputFailed ? 1 : 0;
 }
 
 /**
@@ -285,27 +152,34 @@ function checkNotDirectories(files: string[]): void {
     if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--file ${file} is a directory: use --dir to read the captures in it`);
 }
 
+/** espcap's version and the libwireshark release its addon links. */
+async function printVersion(): Promise<number> {
+  const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+  let wireshark: string;
+  try {
+    wireshark = `libwireshark ${(await import('../engine/engine')).wiresharkVersion()}`;
+  } catch (err) {
+    wireshark = (err as Error).message;
+  }
+  process.stdout.write(`espcap ${version} (${wireshark})\n`);
+  return 0;
+}
+
 async function run(argv: string[]): Promise<number> {
   hideSecretArguments(argv);
-  const options = parseCommandLine(argv);
+  const commandLine = parseCommandLine(argv);
+  if (commandLine.mode.kind === 'help') return 0; // printed by the parser
+  if (commandLine.mode.kind === 'version') return printVersion();
+  const options = commandLine as Options;
   const mode = options.mode;
   switch (mode.kind) {
-    case 'help':
-      process.stdout.write(USAGE + '\n');
-      return 0;
     case 'files':
       checkNotDirectories(mode.files);
       return runFiles(options, mode.files, false);
     case 'dir':
       return runFiles(options, listCaptureCandidates(mode.dir), true);
-    case 'nic': {
-      const { runLiveCommand } = await import('./live');
-      const prepare = async (): Promise<OutputSpec> =>
-        options.elasticsearch
-          ? prepareElasticsearch(options.elasticsearch, options.chunk, options.quiet)
-          : { format: options.output ? 'ndjson' : 'dump', target: options.output ?? '-' };
-      return runLiveCommand(options, mode.nic, prepare);
-    }
+    case 'nic':
+      return (await import('./live')).runLiveCommand(options, mode.nic);
     case 'list-interfaces':
       return (await import('./live')).printInterfaces();
   }

@@ -20,7 +20,7 @@ import { Client, errors } from '@elastic/elasticsearch';
 import { BatchView, DocumentBuilder } from '../document';
 import { Meta } from '../engine/engine';
 import { EspcapError, writeFailure } from '../errors';
-import { FileCounts, noFileCounts, PacketSink } from '../sinks/sink';
+import { FileCounts, noFileCounts, PacketSink } from '../outputs/sink';
 import { backoff, describeError, sleep, withRetries } from './cluster';
 import { FIELD_BUDGET, INDEX_PREFIX, layerFieldType, layerProperties } from './mapping';
 
@@ -174,6 +174,11 @@ export class ElasticsearchSink implements PacketSink {
     if (this.deadLetterFd !== undefined) fs.closeSync(this.deadLetterFd);
     this.deadLetterFd = undefined;
     if (this.failure) throw this.failure;
+  }
+
+  /** What the run's summary adds up over the dissecting processes. */
+  report(): IndexCounts {
+    return { ...this.counts };
   }
 
   private noteNewFields(newFields: string): void {

@@ -1,23 +1,12 @@
-// Entry point of a dissecting process, started by worker-pool.ts. It takes
-// capture files one at a time from the pool, dissects them in its own epan
-// session and writes their documents itself (to Elasticsearch or a file).
+// Entry point of a dissecting process, started by supervisor.ts. It takes
+// capture files (or a live stream) one at a time, dissects them in its own
+// epan session and writes their documents itself, through the sink of its
+// output (a file, standard output, or Elasticsearch).
 import { initEngine } from '../engine/engine';
-import type { ClusterOptions } from '../elasticsearch/cluster';
-import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import { EspcapError } from '../errors';
-import { DumpSink } from '../sinks/dump';
-import { NdjsonSink } from '../sinks/ndjson';
-import { FileCounts, noFileCounts, OutputClosedError, PacketSink } from '../sinks/sink';
-import { TextOutput } from '../sinks/text-output';
+import { openSink, OutputSpec } from '../outputs';
+import { FileCounts, noFileCounts, OutputClosedError, PacketSink } from '../outputs/sink';
 import { dissectFile, DissectOptions, FileJob, PartResult } from './dissect-file';
-
-export type OutputSpec =
-  | {
-      format: 'dump' | 'ndjson';
-      /** "-" for standard output, else a file the pool's caller already created. */
-      target: string;
-    }
-  | { format: 'elasticsearch'; cluster: ClusterOptions; bulk: BulkOptions };
 
 export type ToWorker =
   | { type: 'setup'; options: DissectOptions; output: OutputSpec }
@@ -37,8 +26,8 @@ export type FromWorker =
   | { type: 'near-limit' }
   /** Live only: past the limit; the capture side switches the stream to a successor. */
   | { type: 'over-limit' }
-  /** All flushed; the process exits. */
-  | { type: 'done'; indexCounts?: IndexCounts }
+  /** All flushed; the process exits. `sinkReport`: what its sink reports (PacketSink.report). */
+  | { type: 'done'; sinkReport?: unknown }
   | { type: 'fatal'; message: string; outputClosed: boolean; usage: boolean };
 
 const PROGRESS_EVERY_MS = 200;
@@ -47,18 +36,7 @@ function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => process.send!(message, () => resolve()));
 }
 
-async function openSink(output: OutputSpec): Promise<PacketSink> {
-  if (output.format === 'elasticsearch') {
-    // Loaded only here: printing or writing NDJSON needs no Elasticsearch client.
-    const { createClient } = await import('../elasticsearch/cluster');
-    const { ElasticsearchSink } = await import('../elasticsearch/bulk-sink');
-    return new ElasticsearchSink(createClient(output.cluster), output.bulk);
-  }
-  const out = TextOutput.open(output.target, output.target !== '-');
-  return output.format === 'dump' ? new DumpSink(out) : new NdjsonSink(out);
-}
-
-/** Messages from the pool, taken one at a time. */
+/** Messages from espcap, taken one at a time. */
 class Inbox {
   private queue: ToWorker[] = [];
   private wake: (() => void) | undefined;
@@ -68,7 +46,7 @@ class Inbox {
       this.queue.push(m);
       this.wake?.();
     });
-    // The pool went away (killed): stop after this batch, flush, and end.
+    // espcap went away (killed): stop after this batch, flush, and end.
     process.on('disconnect', () => {
       interrupted = true;
       this.queue.push({ type: 'finish' });
@@ -131,14 +109,14 @@ async function run(inbox: Inbox): Promise<void> {
         },
       });
       if (result.packets > packetsSent) void send({ type: 'progress', path, packets: result.packets - packetsSent, position: 0 });
-      // Reported at once: if a dissector crashes this process later, the pool knows this part was read.
+      // Reported at once: if a dissector crashes this process later, espcap knows this part was read.
       await send({ type: 'read', result });
       settling.push(settled.then((counts) => send({ type: 'settled', path: result.path, skipRecords: result.skipRecords, counts })));
       if (result.recycle || result.interrupted || result.limitReached) break;
     }
     await sink.close();
     await Promise.all(settling);
-    await send({ type: 'done', indexCounts: (sink as { counts?: IndexCounts }).counts });
+    await send({ type: 'done', sinkReport: sink.report?.() });
   } catch (err) {
     const outputClosed = err instanceof OutputClosedError;
     if (!outputClosed && !(err instanceof EspcapError)) throw err;
@@ -148,8 +126,8 @@ async function run(inbox: Inbox): Promise<void> {
   }
 }
 
-// libwireshark starts at once, before there is work: a successor started
-// ahead of time (see worker-pool.ts) is ready when its predecessor stops.
+// libwireshark starts at once, before there is work: a spare started ahead of
+// time (see supervisor.ts) is ready when its predecessor stops.
 // (An addon that cannot load throws at once; as a rejection it is reported like any other failure.)
 const engineReady = (async () => initEngine())();
 engineReady.catch(() => {}); // reported by run()

@@ -14,6 +14,8 @@ export interface PacketSink {
   settled(documents: DocumentBuilder): Promise<FileCounts>;
   /** Flushes everything written; after it resolves, nothing is pending. */
   close(): Promise<void>;
+  /** After close(): what the process reports of its writing, for the output's report (plain data). */
+  report?(): unknown;
 }
 
 /** The reader of our output went away (e.g. `espcap ... | head`). */

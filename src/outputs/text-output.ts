@@ -1,8 +1,62 @@
-// A text stream (stdout or a file) written batch by batch, with backpressure.
+// Text outputs (the readable dump and NDJSON): their common preparation, and
+// the stream (stdout or a file) they write batch by batch, with backpressure.
 import * as fs from 'node:fs';
 import { Writable } from 'node:stream';
-import { EspcapError, writeFailure } from '../errors';
-import { OutputClosedError } from './sink';
+import { EspcapError, UsageError, writeFailure } from '../errors';
+import type { BatchView, DocumentBuilder } from '../document';
+import type { OutputModule, PreparedOutput, RunShape } from './output';
+import { FileCounts, NOTHING_PENDING, OutputClosedError, PacketSink } from './sink';
+
+/** Where a text output goes: "-" for standard output, else a file. */
+export interface TextSpec {
+  format: 'dump' | 'ndjson';
+  target: string;
+}
+
+/**
+ * Prepares a text output: a file is created (emptied) once here, and the
+ * dissecting processes append to it; several of them may share a regular
+ * file (or /dev/null), never a pipe, whose packets would interleave.
+ */
+export async function prepareText(spec: TextSpec, run: RunShape): Promise<PreparedOutput<TextSpec>> {
+  if (spec.target !== '-') {
+    await TextOutput.open(spec.target).close();
+    if (run.workers > 1 && !fs.statSync(spec.target).isFile() && spec.target !== '/dev/null')
+      throw new UsageError(`--workers above 1 needs --output to be a regular file: the packets of several files would interleave in ${spec.target}`);
+  }
+  return {
+    spec,
+    toStdout: spec.target === '-',
+    skipFinished: async (files) => files,
+    captureSettled: () => {},
+    handDown: (open) => (spec.target === '-' ? spec : { ...spec, target: open(spec.target, 'w') }),
+    report: () => false,
+    close: async () => {},
+  };
+}
+
+/** A sink writing text to the stream of a text output: done with a batch once the stream took it. */
+export abstract class TextSink implements PacketSink {
+  constructor(protected readonly out: TextOutput) {}
+
+  abstract write(view: BatchView, documents: DocumentBuilder): Promise<void>;
+
+  settled(): Promise<FileCounts> {
+    return NOTHING_PENDING;
+  }
+
+  close(): Promise<void> {
+    return this.out.close();
+  }
+}
+
+/** A text output module: prepareText, and the sink that writes `spec.target` (appended to, when a file: prepareText created it). */
+export function textOutput(makeSink: (out: TextOutput) => TextSink): OutputModule<TextSpec, TextSpec> {
+  return {
+    prepare: prepareText,
+    openSink: async (spec) => makeSink(TextOutput.open(spec.target, spec.target !== '-')),
+  };
+}
 
 export class TextOutput {
   private failure: Error | undefined;

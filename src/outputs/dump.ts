@@ -1,4 +1,5 @@
-// The original espcap's dump mode: packets printed for a person to read.
+// The default output, the original espcap's dump mode: packets printed for a
+// person to read.
 //
 //   packet 3  2015-07-30T05:22:10.483133000Z  tcp  66 bytes  test_http.pcap
 //     eth
@@ -7,8 +8,7 @@
 import * as path from 'node:path';
 import { Meta } from '../engine/engine';
 import { BatchView, DocumentBuilder } from '../document';
-import { FileCounts, NOTHING_PENDING, PacketSink } from './sink';
-import { TextOutput } from './text-output';
+import { TextSink, textOutput } from './text-output';
 
 type Value = string | number | boolean | null | Value[] | { [key: string]: Value };
 
@@ -17,9 +17,7 @@ function formatValue(value: Value): string {
   return String(value);
 }
 
-export class DumpSink implements PacketSink {
-  constructor(private readonly out: TextOutput) {}
-
+export class DumpSink extends TextSink {
   async write(view: BatchView, documents: DocumentBuilder): Promise<void> {
     const { fileName, capture } = documents.context;
     const source = fileName ? path.basename(fileName) : capture;
@@ -40,12 +38,6 @@ export class DumpSink implements PacketSink {
     }
     await this.out.write(text);
   }
-
-  settled(): Promise<FileCounts> {
-    return NOTHING_PENDING;
-  }
-
-  close(): Promise<void> {
-    return this.out.close();
-  }
 }
+
+export const dumpOutput = textOutput((out) => new DumpSink(out));

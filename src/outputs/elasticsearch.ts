@@ -1,0 +1,172 @@
+// --node: one document per packet bulk-indexed into Elasticsearch. The parts
+// live in ../elasticsearch/ (connecting, the mapping, the bulk sink, the
+// resume state); this module puts them together as an output.
+import * as path from 'node:path';
+import type { Client } from '@elastic/elasticsearch';
+import { EspcapError, UsageError } from '../errors';
+import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
+import type { ClusterOptions } from '../elasticsearch/cluster';
+import type { IngestState } from '../elasticsearch/ingest-state';
+import type { OutputModule, PreparedOutput, RunOutcome, RunShape, SettledCapture } from './output';
+
+/** The Elasticsearch flags, as the command line gives them. */
+export interface ElasticsearchChoice {
+  format: 'elasticsearch';
+  /** host:port or URLs, comma-separated. */
+  node: string;
+  chunk: number;
+  bulkMb: number;
+  bulkInflight: number;
+  retryDeadlineSeconds: number;
+  refreshInterval: string;
+  deadLetter: string;
+  username?: string;
+  /** From ESPCAP_PASSWORD. */
+  password?: string;
+  passwordFile?: string;
+  /** From --api-key or ESPCAP_API_KEY. */
+  apiKey?: string;
+  apiKeyFile?: string;
+  caCert?: string;
+  insecure: boolean;
+  /** Skip the captures an earlier run recorded as fully indexed. */
+  resume: boolean;
+}
+
+/** What a dissecting process is told: how to reach the cluster (credentials cross IPC, never arguments) and how to send. */
+export interface ElasticsearchSpec {
+  format: 'elasticsearch';
+  cluster: ClusterOptions;
+  bulk: BulkOptions;
+}
+
+function warn(message: string): void {
+  process.stderr.write(`espcap: ${message}\n`);
+}
+
+/**
+ * Connects once, fails fast if it cannot (before any packet is read), and
+ * installs the index template; the dissecting processes then index with the
+ * same settings.
+ */
+async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<PreparedOutput<ElasticsearchSpec>> {
+  // Loaded only here: printing or writing NDJSON needs no Elasticsearch client.
+  const { parseNodes, readSecretFile, createClient, checkCluster, describeError } = await import('../elasticsearch/cluster');
+  const { indexTemplate, TEMPLATE_NAME } = await import('../elasticsearch/mapping');
+  const cluster: ClusterOptions = {
+    nodes: parseNodes(choice.node),
+    username: choice.username,
+    password: choice.passwordFile ? readSecretFile('--password-file', choice.passwordFile) : choice.password,
+    apiKey: choice.apiKeyFile ? readSecretFile('--api-key-file', choice.apiKeyFile) : choice.apiKey,
+    caCert: choice.caCert ? readSecretFile('--ca-cert', choice.caCert) : undefined,
+    verifyTls: !choice.insecure,
+    requestTimeoutMs: 60000,
+  };
+  if (choice.username && cluster.password === undefined) throw new UsageError('--username needs a password: set ESPCAP_PASSWORD or give --password-file');
+  if (choice.insecure) warn('warning: --insecure: TLS certificates are not verified; anyone on the path can read and change what is indexed');
+  const client = createClient(cluster);
+  let info;
+  try {
+    info = await checkCluster(client, cluster.nodes);
+    try {
+      await client.indices.putIndexTemplate({ name: TEMPLATE_NAME, ...indexTemplate() } as never);
+    } catch (err) {
+      throw new EspcapError(`Elasticsearch: cannot install the index template ${TEMPLATE_NAME}: ${describeError(err)}`);
+    }
+    if (!run.quiet) warn(`indexing into Elasticsearch ${info.version} at ${cluster.nodes.join(',')}`);
+  } finally {
+    await client.close();
+  }
+  const spec: ElasticsearchSpec = {
+    format: 'elasticsearch',
+    cluster,
+    bulk: {
+      chunk: choice.chunk,
+      maxBytes: choice.bulkMb * 1024 * 1024,
+      inflight: choice.bulkInflight,
+      retryDeadlineMs: choice.retryDeadlineSeconds * 1000,
+      deadLetterPath: path.resolve(choice.deadLetter),
+      unsignedLong: info.unsignedLong,
+      refreshInterval: choice.refreshInterval,
+    },
+  };
+
+  // The resume state, read and written by espcap's own process through a client of its own, made when first needed.
+  let state: { client: Client; state: IngestState } | undefined;
+  const openState = async () => {
+    if (!state) {
+      const { IngestState } = await import('../elasticsearch/ingest-state');
+      const stateClient = createClient(cluster);
+      state = { client: stateClient, state: new IngestState(stateClient, run.filter, choice.retryDeadlineSeconds * 1000) };
+    }
+    return state.state;
+  };
+  const recording: Promise<void>[] = [];
+  let recordWarned = false;
+
+  return {
+    spec,
+    toStdout: false,
+
+    async skipFinished(files) {
+      if (!choice.resume) return files;
+      const ids = files.flatMap((f) => (f.captureId ? [f.captureId] : []));
+      let finished: Set<string>;
+      try {
+        finished = await (await openState()).finished(ids);
+      } catch (err) {
+        throw new EspcapError(`Elasticsearch: cannot read which files are already indexed: ${describeError(err)}`);
+      }
+      const todo = files.filter((f) => !(f.captureId && finished.has(f.captureId)));
+      const skipped = files.length - todo.length;
+      if (skipped && !run.quiet) warn(`${skipped} of ${files.length} files already fully indexed by an earlier run: skipped (--no-resume indexes them again)`);
+      return todo;
+    },
+
+    captureSettled(capture: SettledCapture) {
+      // A capture with dead letters is not finished: a rerun reads it again.
+      if (capture.counts.deadLettered) return;
+      const { indexed, duplicates } = capture.counts;
+      const recorded = openState().then((s) => s.record({ captureId: capture.captureId, path: capture.path, size: capture.size, packets: capture.packets, indexed, duplicates }));
+      recording.push(
+        recorded.catch((err) => {
+          if (!recordWarned) warn(`warning: cannot record ${capture.path} as indexed (a rerun will index it again): ${describeError(err)}`);
+          recordWarned = true;
+        }),
+      );
+    },
+
+    handDown: (open) => ({ ...spec, bulk: { ...spec.bulk, deadLetterPath: open(spec.bulk.deadLetterPath, 'a') } }),
+
+    report(outcome: RunOutcome, quiet: boolean): boolean {
+      const { packets, counts } = outcome;
+      const notIndexed = packets - counts.indexed - counts.duplicates - counts.deadLettered;
+      let retries = 0;
+      let unmappedFields = 0;
+      for (const r of outcome.sinkReports as (IndexCounts | undefined)[]) {
+        retries += r?.retries ?? 0;
+        // Each process counts the fields past the budget it met; they are mostly the same fields.
+        unmappedFields = Math.max(unmappedFields, r?.unmappedFields ?? 0);
+      }
+      if (counts.deadLettered) warn(`${counts.deadLettered} documents refused by Elasticsearch are in ${spec.bulk.deadLetterPath}, with the reasons`);
+      if (unmappedFields) warn(`${unmappedFields} fields beyond the per-index budget are kept in _source but not searchable`);
+      if (!quiet || counts.deadLettered || notIndexed)
+        warn(`Elasticsearch: ${packets} packets read, ${counts.indexed} indexed, ${counts.duplicates} duplicates (already indexed), ${counts.deadLettered} dead-lettered, ${notIndexed} not sent; ${retries} retries`);
+      return packets !== counts.indexed + counts.duplicates;
+    },
+
+    async close() {
+      await Promise.all(recording);
+      await state?.client.close();
+    },
+  };
+}
+
+export const elasticsearchOutput: OutputModule<ElasticsearchChoice, ElasticsearchSpec> = {
+  prepare,
+  async openSink(spec) {
+    const { createClient } = await import('../elasticsearch/cluster');
+    const { ElasticsearchSink } = await import('../elasticsearch/bulk-sink');
+    return new ElasticsearchSink(createClient(spec.cluster), spec.bulk);
+  },
+};
