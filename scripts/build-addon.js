@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-// `npm install`: puts the addon at build/Release/espcap.node, from the prebuilt
-// one when it links against the libwireshark installed here, else from source.
+// Builds the native addon at build/Release/espcap.node.
+//
+//   node scripts/build-addon.js          `npm install`: the prebuilt addon when it links
+//                                         against the libwireshark installed here, else from source
+//   node scripts/build-addon.js build    `npm run build`: from source with cmake-js (incremental)
+//
+// Both builds (cmake-js with CMakeLists.txt, node-gyp with binding.gyp) find
+// Node's headers on this machine: nodeGypEnv() says where, for node-gyp.
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -18,6 +24,17 @@ function buildFromSource() {
     console.error('espcap: building the native addon failed (see the cmake output above)');
     process.exit(1);
   }
+}
+
+/**
+ * The environment for node-gyp: Node's headers from this Node's own
+ * installation (<prefix>/include/node), when it has them, so that node-gyp
+ * does not download them.
+ */
+function nodeGypEnv(env = process.env) {
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  if (env.npm_config_nodedir || !fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) return env;
+  return { ...env, npm_config_nodedir: prefix };
 }
 
 /** Why the prebuilt addon cannot be used here, or null if it can. */
@@ -49,5 +66,8 @@ function install() {
   buildFromSource();
 }
 
-module.exports = { buildFromSource };
-if (require.main === module) install();
+module.exports = { nodeGypEnv };
+if (require.main === module) {
+  if (process.argv[2] === 'build') buildFromSource();
+  else install();
+}
