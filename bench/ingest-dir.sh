@@ -10,18 +10,14 @@
 #
 #   bash bench/ingest-dir.sh [DIR] [RUNS]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 dir=${1:-bench/work/dir}
 runs=${2:-3}
-[ -d "$dir" ] || { echo "ingest-dir: no directory $dir (build it: bash bench/make-directory.sh)" >&2; exit 1; }
-mapfile -t files < <(find "$dir" -type f -name '*.pcap*' | sort)
-packets=$(capinfos -c -M -T "${files[@]}" | awk -F'\t' 'NR > 1 {s += $2} END {print s}')
+read_directory ingest-dir "$dir"
 cores=$(nproc)
 workers=${ESPCAP_BENCH_WORKERS:-2}
 
-seconds() { local t0=$1; awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 rate() { awk -v p="$1" -v s="$2" 'BEGIN { printf "%.0f", p / s }'; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 timed() { local t0; t0=$(date +%s.%N); "$@" > /dev/null; seconds "$t0"; }
 
 echo "directory: $dir, ${#files[@]} files, $packets packets; $cores cores" >&2

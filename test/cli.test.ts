@@ -47,6 +47,8 @@ const usageErrors: [string, string[], RegExp][] = [
   ['--output and --node together', ['--file', httpPcap, '--output', '-', '--node', 'localhost:9200'], /^espcap: give either --output or --node, not both$/],
   ['a malformed --node', ['--file', httpPcap, '--node', 'http://[bad'], /^espcap: --node: "http:\/\/\[bad" is not a host:port or URL$/],
   ['a bad --refresh-interval', ['--file', httpPcap, '--node', 'localhost:9200', '--refresh-interval', 'soon'], /^espcap: --refresh-interval needs a time/],
+  ['--lease without --node', ['--file', httpPcap, '--lease', '30'], /^espcap: --lease applies to indexing \(--node\) only$/],
+  ['a lease too short to renew', ['--file', httpPcap, '--node', 'localhost:9200', '--lease', '1'], /^espcap: --lease must be between 2 and 3600, got 1$/],
   ['--username without a password', ['--file', httpPcap, '--node', 'localhost:9200', '--username', 'elastic'], /^espcap: --username needs a password/],
 ];
 for (const [what, args, pattern] of usageErrors) {
@@ -185,7 +187,7 @@ test('--help prints the usage, grouped, with defaults from the flag definitions,
   for (const flag of ['--file', '--dir', '--nic', '--node', '--bpf', '--count', '--chunk', '--list-interfaces', '--output', '--filter', '--max-bytes', '--version'])
     assert.ok(run.stdout.includes(flag), flag);
   const groups = [...run.stdout.matchAll(/^([A-Z][^\n]*):$/gm)].map((m) => m[1]);
-  assert.deepEqual(groups, ['Input (exactly one)', 'Output (default: packets printed for a person to read)', 'Elasticsearch (--node)', 'Selection', 'Live capture (--nic)', 'Documents', 'Parallel ingest', 'Memory', 'General']);
+  assert.deepEqual(groups, ['Input (exactly one)', 'Output (default: packets printed for a person to read)', 'Elasticsearch (--node)', 'Several processes or hosts on one archive (--node)', 'Selection', 'Live capture (--nic)', 'Documents', 'Parallel ingest', 'Memory', 'General']);
   assert.match(run.stdout, /--chunk <N> +packets per bulk request \(default: 1000, at most 100000\)/);
   assert.match(run.stdout, /--session-packets <N>[^]*\(default: 100000\)/);
   // The variable is named, its value never shown.

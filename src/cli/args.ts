@@ -3,7 +3,7 @@
 // them). The environment variables espcap reads are read here too. What the
 // flags mean together (one input, one output, which flags go with which) is
 // checked after parsing, below.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors';
 import type { OutputChoice } from '../outputs';
@@ -64,6 +64,14 @@ function wholeNumber(flag: string, min: number, max?: number) {
   };
 }
 
+/** A whole number that may be negative. */
+function signedNumber(flag: string) {
+  return (value: string): number => {
+    if (!/^-?\d{1,15}$/.test(value.trim())) throw new InvalidArgumentError(`--${flag} needs a whole number, got "${value}"`);
+    return Number(value);
+  };
+}
+
 /** An Elasticsearch time value: 500ms, 30s, 1m, or -1 (never). */
 function timeValue(flag: string) {
   return (value: string): string => {
@@ -81,6 +89,7 @@ const SELECTION = 'Selection:';
 const LIVE = 'Live capture (--nic):';
 const DOCUMENTS = 'Documents:';
 const PARALLEL = 'Parallel ingest:';
+const SHARING = 'Several processes or hosts on one archive (--node):';
 const MEMORY = 'Memory:';
 const GENERAL = 'General:';
 
@@ -149,6 +158,14 @@ function commandLine(): Command {
     ),
     text('--ca-cert <FILE>', "CA certificate(s), PEM, to verify the cluster's TLS certificate", ELASTICSEARCH, 'ca-cert'),
     switchOption('--insecure', 'do not verify TLS certificates (prints a warning)', ELASTICSEARCH),
+    text('--host-id <ID>', 'who this process is to other espcap processes indexing the same captures (default: host name:process id)', SHARING, 'host-id'),
+    number('--lease <S>', "a capture another process claimed is taken over when its claim is not renewed for S seconds", SHARING, 'lease', {
+      min: 2,
+      max: 3600,
+      default: 60,
+    }),
+    // Tests only: claims are written with a wall clock this far off.
+    new Option('--test-clock-offset <MS>', 'wall clock offset').argParser(signedNumber('test-clock-offset')).default(0).hideHelp(),
 
     number('--count <N>', 'stop after N packets', SELECTION, 'count', { min: 1 }),
     text('--filter <EXPR>', 'keep only packets matching a Wireshark display filter', SELECTION, 'filter'),
@@ -236,6 +253,8 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
   if (given('apiKey') && given('apiKeyFile')) throw new UsageError('give either --api-key or --api-key-file, not both');
   if ((given('apiKey') || given('apiKeyFile')) && given('username')) throw new UsageError('give either an API key or --username, not both');
   if (!v.resume && v.node === undefined) throw new UsageError('--no-resume applies to indexing (--node) only');
+  for (const [name, flag] of [['hostId', 'host-id'], ['lease', 'lease']])
+    if (given(name) && v.node === undefined) throw new UsageError(`--${flag} applies to indexing (--node) only`);
   if (!isLive)
     for (const [name, flag] of [['snaplen', 'snaplen'], ['promisc', 'promisc'], ['bufferSize', 'buffer-size'], ['user', 'user'], ['statsInterval', 'stats-interval']])
       if (given(name)) throw new UsageError(`--${flag === 'promisc' && !v.promisc ? 'no-promisc' : flag} applies to live capture (--nic) only`);
@@ -260,6 +279,12 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
       caCert: v.caCert,
       insecure: v.insecure ?? false,
       resume: v.resume,
+      // --count takes the first packets in file order; --no-resume reads every file, wherever else it is read.
+      share: v.resume && !v.count,
+      // The form elasticsearch/claims.ts recognises: a claim of a process of this host that is gone is taken over at once.
+      hostId: v.hostId ?? `${hostname()}:${process.pid}`,
+      leaseSeconds: v.lease,
+      clockOffsetMs: v.testClockOffset,
     };
   } else output = { format: v.output === undefined ? 'dump' : 'ndjson', target: v.output ?? '-' };
 

@@ -63,6 +63,7 @@ async function runFiles(options: Options, paths: string[], fromDir: boolean): Pr
       maxPackets: options.count,
       dissect: dissectOptions(options),
       output: output.spec,
+      claims: output.claims,
       onProgress: (packets, bytes) => progress?.add(packets, bytes),
       onFileRead: (file) => progress?.fileRead(file.error !== undefined && !file.notCapture),
       onFileDone: (file) => file.captureId && output.captureSettled({ ...file, captureId: file.captureId }),
@@ -106,7 +107,8 @@ function report(options: Options, run: PoolRun, skipped: number, fromDir: boolea
       warn(`${file.path}: ${file.error.message}${before}`);
     } else captures++;
   }
-  if (fromDir && captures === 0 && failed === 0 && skipped === 0) {
+  const elsewhere = run.files.filter((f) => f.doneElsewhere).length;
+  if (fromDir && captures === 0 && failed === 0 && skipped === 0 && elsewhere === 0) {
     warn(`no capture files found in ${run.files.length ? 'the directory' : 'an empty directory'}`);
     return 1;
   }
@@ -118,6 +120,7 @@ function report(options: Options, run: PoolRun, skipped: number, fromDir: boolea
     summary += ` (${Math.round(rate(packets))} packets/s, ${size(rate(bytes))}/s)`;
     if (options.workers > 1) summary += ` with ${options.workers} workers`;
     if (skipped) summary += `, ${skipped} already indexed`;
+    if (elsewhere) summary += `, ${elsewhere} done by other processes`;
     if (failed) summary += `, ${failed} failed`;
     if (run.limitReached) summary += `, stopped at --count ${options.count}`;
     if (run.interrupted) summary += ', interrupted';

@@ -9,6 +9,7 @@
 // hold at least as many documents with its capture_id as the state recorded
 // (indices deleted or expired since make the file run again). A file indexed
 // in part is simply indexed again: documents already there are duplicates by id.
+// While a capture is being read, its state document is a claim (claims.ts).
 import { createHash } from 'node:crypto';
 import { Client, errors } from '@elastic/elasticsearch';
 import { deadline, withRetries } from './cluster';
@@ -26,6 +27,9 @@ export interface FinishedCapture {
 }
 
 interface StateDocument {
+  /** "claimed" while a process reads the capture (claims.ts); "done" (or none, before claims) once finished. */
+  status?: 'claimed' | 'done';
+  host_id?: string;
   capture_id: string;
   filter: string | null;
   path: string;
@@ -40,20 +44,32 @@ interface StateDocument {
 const CHUNK = 1000;
 
 export class IngestState {
+  /** The versions of the state documents of this run's captures, as the start of the run found them. */
+  private readonly atStart = new Map<string, { seqNo: number; primaryTerm: number }>();
+
   constructor(
     private readonly client: Client,
     /** The display filter of the run: a filtered run covers only part of a file. */
-    private readonly filter: string | undefined,
+    readonly filter: string | undefined,
     /** How long a request keeps being retried while the cluster is away (--retry-deadline). */
     private readonly retryDeadlineMs: number,
+    /** Who records finished captures (--host-id). */
+    private readonly hostId?: string,
   ) {}
 
   private retrying<T>(request: () => Promise<T>): Promise<T> {
     return withRetries(request, deadline(this.retryDeadlineMs));
   }
 
-  private stateId(captureId: string, filter: string | undefined): string {
+  /** The id of a capture's state document, for this run's filter (or for the unfiltered run). */
+  stateId(captureId: string, filter: string | undefined = this.filter): string {
     return filter === undefined ? captureId : `${captureId}-${createHash('sha256').update(filter).digest('hex').slice(0, 12)}`;
+  }
+
+  /** Whether a state document is still the version finished() found at the start of the run. */
+  sameAsAtStart(id: string, version: { seqNo: number; primaryTerm: number }): boolean {
+    const start = this.atStart.get(id);
+    return start !== undefined && start.seqNo === version.seqNo && start.primaryTerm === version.primaryTerm;
   }
 
   /** The capture ids among `captureIds` whose packets are all indexed (by an unfiltered run, or one with this run's filter). */
@@ -66,7 +82,7 @@ export class IngestState {
       const wanted = new Map<string, string>(); // state id -> capture id
       for (const id of ids) {
         wanted.set(this.stateId(id, undefined), id);
-        if (this.filter !== undefined) wanted.set(this.stateId(id, this.filter), id);
+        if (this.filter !== undefined) wanted.set(this.stateId(id), id);
       }
       let recorded: Map<string, number>;
       try {
@@ -74,6 +90,8 @@ export class IngestState {
         recorded = new Map();
         for (const doc of response.docs) {
           if (!('found' in doc) || !doc.found || !doc._source) continue;
+          if (doc._id === this.stateId(wanted.get(doc._id)!)) this.atStart.set(doc._id, { seqNo: doc._seq_no!, primaryTerm: doc._primary_term! });
+          if (doc._source.status === 'claimed') continue; // being read, or its reader died: not finished
           const captureId = wanted.get(doc._id)!;
           recorded.set(captureId, Math.max(recorded.get(captureId) ?? 0, doc._source.packets));
         }
@@ -105,6 +123,8 @@ export class IngestState {
   /** Records a capture whose every packet is indexed. */
   async record(capture: FinishedCapture): Promise<void> {
     const document: StateDocument = {
+      status: 'done',
+      ...(this.hostId === undefined ? {} : { host_id: this.hostId }),
       capture_id: capture.captureId,
       filter: this.filter ?? null,
       path: capture.path,
@@ -114,6 +134,6 @@ export class IngestState {
       duplicates: capture.duplicates,
       finished: new Date().toISOString(),
     };
-    await this.retrying(() => this.client.index({ index: STATE_INDEX, id: this.stateId(capture.captureId, this.filter), document }));
+    await this.retrying(() => this.client.index({ index: STATE_INDEX, id: this.stateId(capture.captureId), document }));
   }
 }

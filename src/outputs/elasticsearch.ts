@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { EspcapError, UsageError } from '../errors';
 import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
+import type { CaptureClaims } from '../elasticsearch/claims';
 import type { ClusterOptions } from '../elasticsearch/cluster';
-import type { IngestState } from '../elasticsearch/ingest-state';
+import { IngestState } from '../elasticsearch/ingest-state';
 import type { OutputModule, PreparedOutput, RunOutcome, RunShape, SettledCapture } from './output';
 
 /** The Elasticsearch flags, as the command line gives them. */
@@ -31,6 +32,14 @@ export interface ElasticsearchChoice {
   insecure: boolean;
   /** Skip the captures an earlier run recorded as fully indexed. */
   resume: boolean;
+  /** Share the captures with other espcap processes indexing the same ones into this cluster (claims.ts). */
+  share: boolean;
+  /** Who this process is in the shared state (--host-id). */
+  hostId: string;
+  /** A claim not renewed for this long is taken over (--lease). */
+  leaseSeconds: number;
+  /** Tests only: this process's wall clock is this far off (the times written in claims). */
+  clockOffsetMs: number;
 }
 
 /** What a dissecting process is told: how to reach the cluster (credentials cross IPC, never arguments) and how to send. */
@@ -91,16 +100,15 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
     },
   };
 
-  // The resume state, read and written by espcap's own process through a client of its own, made when first needed.
-  let state: { client: Client; state: IngestState } | undefined;
-  const openState = async () => {
-    if (!state) {
-      const { IngestState } = await import('../elasticsearch/ingest-state');
-      const stateClient = createClient(cluster);
-      state = { client: stateClient, state: new IngestState(stateClient, run.filter, choice.retryDeadlineSeconds * 1000) };
-    }
-    return state.state;
-  };
+  // The resume state and the claims, read and written by espcap's own process through a client of its own.
+  const stateClient = createClient(cluster);
+  const state = new IngestState(stateClient, run.filter, choice.retryDeadlineSeconds * 1000, choice.share ? choice.hostId : undefined);
+  let claims: CaptureClaims | undefined;
+  if (choice.share) {
+    const { CaptureClaims } = await import('../elasticsearch/claims');
+    const leaseMs = choice.leaseSeconds * 1000;
+    claims = new CaptureClaims(stateClient, state, { hostId: choice.hostId, leaseMs, retryDeadlineMs: choice.retryDeadlineSeconds * 1000, clock: () => Date.now() + choice.clockOffsetMs });
+  }
   const recording: Promise<void>[] = [];
   let recordWarned = false;
 
@@ -113,7 +121,7 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
       const ids = files.flatMap((f) => (f.captureId ? [f.captureId] : []));
       let finished: Set<string>;
       try {
-        finished = await (await openState()).finished(ids);
+        finished = await state.finished(ids);
       } catch (err) {
         throw new EspcapError(`Elasticsearch: cannot read which files are already indexed: ${describeError(err)}`);
       }
@@ -123,11 +131,17 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
       return todo;
     },
 
+    claims,
+
     captureSettled(capture: SettledCapture) {
       // A capture with dead letters is not finished: a rerun reads it again.
-      if (capture.counts.deadLettered) return;
+      if (capture.counts.deadLettered) {
+        void claims?.release(capture.captureId);
+        return;
+      }
+      claims?.settled(capture.captureId);
       const { indexed, duplicates } = capture.counts;
-      const recorded = openState().then((s) => s.record({ captureId: capture.captureId, path: capture.path, size: capture.size, packets: capture.packets, indexed, duplicates }));
+      const recorded = state.record({ captureId: capture.captureId, path: capture.path, size: capture.size, packets: capture.packets, indexed, duplicates });
       recording.push(
         recorded.catch((err) => {
           if (!recordWarned) warn(`warning: cannot record ${capture.path} as indexed (a rerun will index it again): ${describeError(err)}`);
@@ -150,6 +164,12 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
       }
       if (counts.deadLettered) warn(`${counts.deadLettered} documents refused by Elasticsearch are in ${spec.bulk.deadLetterPath}, with the reasons`);
       if (unmappedFields) warn(`${unmappedFields} fields beyond the per-index budget are kept in _source but not searchable`);
+      if (claims) {
+        for (const { path: file, from } of claims.stats.takenOver) warn(`took over ${file}: the claim of ${from} was not renewed for --lease ${choice.leaseSeconds} s`);
+        const { claimed, doneElsewhere, takenOver } = claims.stats;
+        if (!quiet || takenOver.length)
+          warn(`shared as ${choice.hostId}: ${claimed} files claimed here (${takenOver.length} taken over), ${doneElsewhere} done by other processes`);
+      }
       if (!quiet || counts.deadLettered || notIndexed)
         warn(`Elasticsearch: ${packets} packets read, ${counts.indexed} indexed, ${counts.duplicates} duplicates (already indexed), ${counts.deadLettered} dead-lettered, ${notIndexed} not sent; ${retries} retries`);
       return packets !== counts.indexed + counts.duplicates;
@@ -157,7 +177,8 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
 
     async close() {
       await Promise.all(recording);
-      await state?.client.close();
+      await claims?.close(); // what this process did not finish, another may take at once
+      await stateClient.close();
     },
   };
 }

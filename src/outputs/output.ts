@@ -27,6 +27,19 @@ export interface RunOutcome {
   sinkReports: unknown[];
 }
 
+/**
+ * Captures shared with other espcap processes writing to the same output (an
+ * output that several hosts share: Elasticsearch): each is read by one of them.
+ */
+export interface FileClaims {
+  /** Before reading a capture: read it now ("ours"), it is done elsewhere, or another process reads it ("held": ask again later). */
+  claim(capture: { captureId: string; path: string; size: number }): Promise<'ours' | 'done' | 'held'>;
+  /** Reading it failed or stopped: another process may take it at once. */
+  release(captureId: string): Promise<void>;
+  /** How long to wait before asking again about captures held elsewhere. */
+  readonly retryMs: number;
+}
+
 /** An output made ready for one run (in espcap's own process). */
 export interface PreparedOutput<Spec = unknown> {
   /** What the dissecting processes are told (plain data: it crosses IPC). */
@@ -37,6 +50,8 @@ export interface PreparedOutput<Spec = unknown> {
   skipFinished<F extends { captureId?: string }>(files: F[]): Promise<F[]>;
   /** A capture is settled: an output that remembers finished captures records it. */
   captureSettled(capture: SettledCapture): void;
+  /** For an output other processes may share: who reads which capture. */
+  readonly claims?: FileClaims;
   /**
    * The files the dissecting processes write, opened here by `open` (live
    * capture: before privileges are dropped) and named as `open` returns.

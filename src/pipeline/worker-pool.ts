@@ -13,7 +13,13 @@
 // settled (stored or dead-lettered); `onFileDone` then reports it (the output
 // records it for resuming). If a process dies, the file it was reading failed;
 // files it had read but not yet settled go back into the queue.
+//
+// With `claims` (an output other espcap processes share), a file is claimed
+// before it is read: one done elsewhere is left out, one another process
+// reads now is asked about again later, until it is done (or its claim
+// expires and it becomes ours). A file that fails is released.
 import type { OutputSpec } from '../outputs';
+import type { FileClaims } from '../outputs/output';
 import { addFileCounts, FileCounts, noFileCounts } from '../outputs/sink';
 import { DissectOptions, FileJob, PartResult } from './dissect-file';
 import { DissectingProcess, Supervisor } from './supervisor';
@@ -35,6 +41,8 @@ export interface FileOutcome extends PoolFile {
   started: boolean;
   counts: FileCounts;
   notCapture?: boolean;
+  /** Read by another process sharing the output (see FileClaims). */
+  doneElsewhere?: boolean;
   error?: { code: string; message: string };
 }
 
@@ -54,6 +62,8 @@ export interface PoolOptions {
   output: OutputSpec;
   /** Packets wanted in total (--count; needs one worker); 0 for no limit. */
   maxPackets: number;
+  /** Files shared with other espcap processes: claim each before reading it. */
+  claims?: FileClaims;
   /** Packets and file bytes read since the last call. */
   onProgress?(packets: number, bytes: number): void;
   /** A file was read to its end, or failed. */
@@ -90,6 +100,10 @@ class FilePool {
   private readonly outcomes: Map<string, FileOutcome>;
   private readonly progress: Map<string, FileProgress>;
   private readonly queue: FileJob[];
+  /** Files another process is reading now: asked about again once the queue is empty. */
+  private readonly heldElsewhere: FileJob[] = [];
+  /** Files this process claimed (see FileClaims). */
+  private readonly ours = new Set<string>();
   private readonly workers = new Map<DissectingProcess, Worker>();
   private readonly supervisor: Supervisor;
   private limitReached = false;
@@ -130,6 +144,7 @@ class FilePool {
     };
   }
 
+  /** Whether the run is ending: interrupted, --count reached, or failed. */
   private stopping(): boolean {
     return this.supervisor.interrupted || this.limitReached || this.supervisor.failure !== undefined;
   }
@@ -137,20 +152,70 @@ class FilePool {
   private startWorker(): void {
     const process = this.supervisor.start();
     this.workers.set(process, { job: undefined, unsettled: new Map() });
-    this.giveWork(process);
+    void this.giveWork(process);
   }
 
-  /** The next part from the queue, or, when there is none or the run is stopping, the word to finish. */
-  private giveWork(process: DissectingProcess): void {
-    const job = this.stopping() ? undefined : this.queue.shift();
-    if (!job) {
-      process.send({ type: 'finish' });
+  /**
+   * The next part from the queue, or, when there is none or the run is
+   * stopping, the word to finish. Files other processes are reading are
+   * waited for, and asked about again.
+   */
+  private async giveWork(process: DissectingProcess): Promise<void> {
+    for (;;) {
+      const job = this.stopping() ? undefined : this.queue.shift();
+      if (!job) {
+        if (this.stopping() || !this.heldElsewhere.length) break;
+        await this.pause(this.options.claims!.retryMs);
+        this.queue.push(...this.heldElsewhere.splice(0));
+        continue;
+      }
+      if (!(await this.claimed(job))) continue;
+      const worker = this.workers.get(process);
+      if (!worker) {
+        // The process died while the claim was out: the file waits for another.
+        this.queue.unshift(job);
+        if (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
+        return;
+      }
+      if (this.options.maxPackets) job.maxPackets = this.options.maxPackets - this.written;
+      worker.job = job;
+      this.progress.get(job.path)!.openParts++;
+      process.send({ type: 'job', job });
       return;
     }
-    if (this.options.maxPackets) job.maxPackets = this.options.maxPackets - this.written;
-    this.workers.get(process)!.job = job;
-    this.progress.get(job.path)!.openParts++;
-    process.send({ type: 'job', job });
+    process.send({ type: 'finish' });
+  }
+
+  /** Whether this process may read the file now (see FileClaims); if not, the file is done elsewhere or waits. */
+  private async claimed(job: FileJob): Promise<boolean> {
+    const claims = this.options.claims;
+    if (!claims || !job.captureId || this.ours.has(job.path)) return true;
+    const file = this.outcomes.get(job.path)!;
+    let verdict;
+    try {
+      verdict = await claims.claim({ captureId: job.captureId, path: job.path, size: file.size });
+    } catch (err) {
+      this.supervisor.failure ??= err as Error;
+      this.supervisor.signalAll('SIGTERM'); // the others stop after their current batch and flush
+      return false;
+    }
+    if (verdict === 'held') this.heldElsewhere.push(job);
+    else if (verdict === 'done') {
+      file.doneElsewhere = true;
+      this.fileRead(file);
+    } else this.ours.add(job.path);
+    return verdict === 'ours';
+  }
+
+  /** Waits up to `ms`, less if the run is stopping meanwhile. */
+  private async pause(ms: number): Promise<void> {
+    for (const until = Date.now() + ms; Date.now() < until && !this.stopping(); ) await new Promise((resolve) => setTimeout(resolve, Math.min(250, ms)));
+  }
+
+  /** A file this process claimed will not be finished by it: another process may take it. */
+  private release(file: FileOutcome): void {
+    if (!this.ours.delete(file.path) || !file.captureId) return;
+    void this.options.claims?.release(file.captureId);
   }
 
   private onMessage(process: DissectingProcess, m: FromWorker): void {
@@ -195,6 +260,7 @@ class FilePool {
     if (r.interrupted) this.supervisor.interrupted = true;
     if (r.limitReached || (this.options.maxPackets && this.written >= this.options.maxPackets)) this.limitReached = true;
     if (r.complete || r.error) this.fileRead(file);
+    if (r.error) this.release(file);
     if (r.recycle) {
       // The rest of the file goes first, to the successor; this process flushes and exits.
       this.queue.unshift({ path: r.path, captureId: file.captureId, skipRecords: r.records, maxPackets: 0 });
@@ -237,6 +303,7 @@ class FilePool {
       file.error = { code: 'CRASH', message: `the dissecting process died (${how})` };
       this.progress.get(file.path)!.openParts--;
       this.fileRead(file);
+      this.release(file);
     }
     for (const { file, result } of worker.unsettled.values()) {
       this.progress.get(file.path)!.openParts--;
@@ -245,9 +312,12 @@ class FilePool {
       if (result.complete) {
         this.progress.get(file.path)!.readToEnd = false;
         this.queue.unshift({ path: file.path, captureId: file.captureId, skipRecords: result.skipRecords, maxPackets: 0 });
-      } else file.error ??= { code: 'CRASH', message: `the dissecting process died while writing its documents (${how})` };
+      } else {
+        file.error ??= { code: 'CRASH', message: `the dissecting process died while writing its documents (${how})` };
+        this.release(file);
+      }
     }
-    if (this.queue.length && !this.stopping()) this.startWorker();
+    if ((this.queue.length || this.heldElsewhere.length) && !this.stopping()) this.startWorker();
   }
 }
 
