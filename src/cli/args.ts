@@ -5,6 +5,7 @@
 // checked after parsing, below.
 import { availableParallelism, hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { INDEX_PERIODS } from '../elasticsearch/mapping';
 import { UsageError } from '../errors';
 import type { OutputChoice } from '../outputs';
 import type { DissectOptions } from '../pipeline/dissect-file';
@@ -72,6 +73,21 @@ function signedNumber(flag: string) {
   };
 }
 
+/** One of a few words. */
+function oneOf<T extends string>(flag: string, words: readonly T[]) {
+  return (value: string): T => {
+    if (!words.includes(value as T)) throw new InvalidArgumentError(`--${flag} must be ${words.slice(0, -1).join(', ')} or ${words.at(-1)}, got "${value}"`);
+    return value as T;
+  };
+}
+
+/** The start of an Elasticsearch index name: lower case, no characters Elasticsearch refuses or reads as a pattern. */
+function indexPrefix(value: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]{0,199}$/.test(value))
+    throw new InvalidArgumentError(`--index-prefix must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, got "${value}"`);
+  return value;
+}
+
 /** An Elasticsearch time value: 500ms, 30s, 1m, or -1 (never). */
 function timeValue(flag: string) {
   return (value: string): string => {
@@ -136,11 +152,21 @@ function commandLine(): Command {
     text('-o, --output <FILE>', 'write one JSON document per packet (NDJSON) to FILE, - for stdout', OUTPUT, 'output'),
     text(
       '--node <URL[,URL...]>',
-      'index into Elasticsearch (host:port or URL; several nodes of one cluster comma-separated), into one index per UTC day: packets-YYYY-MM-DD',
+      'index into Elasticsearch (host:port or URL; several nodes of one cluster comma-separated), one index per UTC day (see --index-period): packets-YYYY-MM-DD',
       OUTPUT,
       'node',
     ),
 
+    new Option('--index-period <P>', 'one index per day (packets-2015-07-30), week (ISO: packets-2015-w31), month (packets-2015-07) or year (packets-2015), by the packet\'s UTC time')
+      .argParser(oneOf('index-period', INDEX_PERIODS))
+      .default('day', 'day')
+      .helpGroup(ELASTICSEARCH),
+    new Option('--index-prefix <NAME>', 'the start of the index names').argParser(indexPrefix).default('packets', 'packets').helpGroup(ELASTICSEARCH),
+    number('--shards <N>', 'primary shards of each index (more only for indices larger than about 50 GB; replicas: one where a second node can hold it)', ELASTICSEARCH, 'shards', {
+      min: 1,
+      max: 1024,
+      default: 1,
+    }),
     number('--chunk <N>', 'packets per bulk request', ELASTICSEARCH, 'chunk', { min: 1, max: 100000, default: 1000 }),
     number('--bulk-mb <N>', 'bytes per bulk request at most, in MiB (Elasticsearch refuses larger requests by default)', ELASTICSEARCH, 'bulk-mb', { min: 1, max: 100, default: 8 }),
     number('--bulk-inflight <N>', 'bulk requests in flight at once', ELASTICSEARCH, 'bulk-inflight', { min: 1, max: 64, default: 3 }),
@@ -253,7 +279,7 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
   if (given('apiKey') && given('apiKeyFile')) throw new UsageError('give either --api-key or --api-key-file, not both');
   if ((given('apiKey') || given('apiKeyFile')) && given('username')) throw new UsageError('give either an API key or --username, not both');
   if (!v.resume && v.node === undefined) throw new UsageError('--no-resume applies to indexing (--node) only');
-  for (const [name, flag] of [['hostId', 'host-id'], ['lease', 'lease']])
+  for (const [name, flag] of [['hostId', 'host-id'], ['lease', 'lease'], ['indexPeriod', 'index-period'], ['indexPrefix', 'index-prefix'], ['shards', 'shards']])
     if (given(name) && v.node === undefined) throw new UsageError(`--${flag} applies to indexing (--node) only`);
   if (!isLive)
     for (const [name, flag] of [['snaplen', 'snaplen'], ['promisc', 'promisc'], ['bufferSize', 'buffer-size'], ['user', 'user'], ['statsInterval', 'stats-interval']])
@@ -284,6 +310,9 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
       // The form elasticsearch/claims.ts recognises: a claim of a process of this host that is gone is taken over at once.
       hostId: v.hostId ?? `${hostname()}:${process.pid}`,
       leaseSeconds: v.lease,
+      indexPrefix: v.indexPrefix,
+      indexPeriod: v.indexPeriod,
+      shards: v.shards,
       clockOffsetMs: v.testClockOffset,
     };
   } else output = { format: v.output === undefined ? 'dump' : 'ndjson', target: v.output ?? '-' };

@@ -1,4 +1,5 @@
-// Bulk-indexes documents into packets-YYYY-MM-DD (the packet's UTC day).
+// Bulk-indexes documents into the index of each packet's UTC day, week, month
+// or year (mapping.ts: indexName): packets-YYYY-MM-DD by default.
 //
 // - Bodies are assembled as bytes: an action line and the document per packet,
 //   no per-document JSON round trip.
@@ -22,7 +23,7 @@ import { Meta } from '../engine/engine';
 import { EspcapError, writeFailure } from '../errors';
 import { FileCounts, noFileCounts, PacketSink } from '../outputs/sink';
 import { backoff, describeError, sleep, withRetries } from './cluster';
-import { FIELD_BUDGET, INDEX_PREFIX, layerFieldType, layerProperties } from './mapping';
+import { FIELD_BUDGET, IndexLayout, indexName, layerFieldType, layerProperties } from './mapping';
 
 export interface BulkOptions {
   /** Documents per bulk request (--chunk). */
@@ -38,6 +39,8 @@ export interface BulkOptions {
   unsignedLong: boolean;
   /** index.refresh_interval of the indices espcap creates (--refresh-interval). */
   refreshInterval: string;
+  /** Which index a packet goes to (--index-prefix, --index-period). */
+  layout: IndexLayout;
 }
 
 export interface IndexCounts {
@@ -111,6 +114,8 @@ export class ElasticsearchSink implements PacketSink {
   private failingSince: number | undefined;
   private lastFailure = '';
   private readonly tallies = new WeakMap<DocumentBuilder, CaptureTally>();
+  /** Index names by UTC day: a day is named once, not for every packet. */
+  private readonly indexByDay = new Map<string, string>();
 
   constructor(
     private readonly client: Client,
@@ -127,7 +132,7 @@ export class ElasticsearchSink implements PacketSink {
     const ids: string[] = [];
     const indices: string[] = [];
     const bytes = documents.ndjson(view, (i, out, at) => {
-      const index = INDEX_PREFIX + view.day(i);
+      const index = this.indexOf(view.day(i));
       const id = `${captureId}-${view.meta(i, Meta.FrameNumber)}`;
       starts.push(at);
       ids.push(id);
@@ -174,6 +179,12 @@ export class ElasticsearchSink implements PacketSink {
     if (this.deadLetterFd !== undefined) fs.closeSync(this.deadLetterFd);
     this.deadLetterFd = undefined;
     if (this.failure) throw this.failure;
+  }
+
+  private indexOf(day: string): string {
+    let index = this.indexByDay.get(day);
+    if (index === undefined) this.indexByDay.set(day, (index = indexName(this.options.layout, day)));
+    return index;
   }
 
   /** What the run's summary adds up over the dissecting processes. */
@@ -255,13 +266,11 @@ export class ElasticsearchSink implements PacketSink {
         if (done === this.fields.length) continue;
         const fresh = this.fields.slice(done ?? 0);
         try {
-          if (done === undefined)
-            await this.retrying(() =>
-              this.client.indices.create({ index, settings: { 'index.refresh_interval': this.options.refreshInterval } }, { ignore: [400] }),
-            );
+          if (done === undefined) await this.createIndex(index);
           if (fresh.length) await this.retrying(() => this.client.indices.putMapping({ index, ...layerProperties(fresh) } as never));
           this.mappedUpTo.set(index, this.fields.length);
         } catch (err) {
+          if (err instanceof EspcapError) throw err; // said in full already
           if (err instanceof errors.ResponseError && err.meta.statusCode === 400) {
             // The index maps some of these fields differently (another template):
             // documents it rejects go to the dead-letter file with the reason.
@@ -274,6 +283,29 @@ export class ElasticsearchSink implements PacketSink {
       }
     });
     return this.mappingWork;
+  }
+
+  /**
+   * Creates an index from the template (an index that exists already is
+   * fine). A cluster that cannot take another index (its shard limit) stops
+   * the run with one line saying what to do; the captures not finished are
+   * read again by the next run.
+   */
+  private async createIndex(index: string): Promise<void> {
+    try {
+      await this.retrying(() => this.client.indices.create({ index, settings: { 'index.refresh_interval': this.options.refreshInterval } }));
+    } catch (err) {
+      const body = err instanceof errors.ResponseError ? (err.meta.body as { error?: { type?: string; reason?: string } }) : undefined;
+      if (body?.error?.type === 'resource_already_exists_exception') return;
+      const limit = /this action would add \[(\d+)\] shards?, but this cluster currently has \[(\d+)\]\/\[(\d+)\] maximum (normal )?shards open/.exec(body?.error?.reason ?? '');
+      if (limit)
+        throw new EspcapError(
+          `Elasticsearch refuses to create index ${index}: its ${limit[1]} shard${limit[1] === '1' ? '' : 's'} and the ${limit[2]} the cluster holds would pass its limit of ${limit[3]} ` +
+            `(cluster.max_shards_per_node times its data nodes); index by a longer period (--index-period week, month or year), delete old indices, ` +
+            `or raise cluster.max_shards_per_node; run the same command again to index the rest`,
+        );
+      throw new EspcapError(`Elasticsearch: cannot create index ${index}: ${describeError(err)}`);
+    }
   }
 
   private async send(items: Item[]): Promise<void> {

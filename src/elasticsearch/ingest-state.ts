@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { Client, errors } from '@elastic/elasticsearch';
 import { deadline, withRetries } from './cluster';
-import { INDEX_PREFIX } from './mapping';
 
 export const STATE_INDEX = 'espcap-ingest-state';
 
@@ -53,6 +52,8 @@ export class IngestState {
     readonly filter: string | undefined,
     /** How long a request keeps being retried while the cluster is away (--retry-deadline). */
     private readonly retryDeadlineMs: number,
+    /** The packet indices, where the packets of a finished capture must still be: packets-*. */
+    private readonly packetIndices: string,
     /** Who records finished captures (--host-id). */
     private readonly hostId?: string,
   ) {}
@@ -66,6 +67,18 @@ export class IngestState {
     return filter === undefined ? captureId : `${captureId}-${createHash('sha256').update(filter).digest('hex').slice(0, 12)}`;
   }
 
+  /** Creates the state index, if there is none, so that a single node holds it whole (no replica left unassigned). */
+  async ensureIndex(): Promise<void> {
+    try {
+      await this.retrying(() =>
+        this.client.indices.create({ index: STATE_INDEX, settings: { 'index.number_of_shards': 1, 'index.number_of_replicas': 0, 'index.auto_expand_replicas': '0-1' } }),
+      );
+    } catch (err) {
+      const type = err instanceof errors.ResponseError ? (err.meta.body as { error?: { type?: string } })?.error?.type : undefined;
+      if (type !== 'resource_already_exists_exception') throw err;
+    }
+  }
+
   /** Whether a state document is still the version finished() found at the start of the run. */
   sameAsAtStart(id: string, version: { seqNo: number; primaryTerm: number }): boolean {
     const start = this.atStart.get(id);
@@ -76,7 +89,7 @@ export class IngestState {
   async finished(captureIds: string[]): Promise<Set<string>> {
     const done = new Set<string>();
     // What a refreshed search would count must include documents still in the indexing buffer.
-    await this.retrying(() => this.client.indices.refresh({ index: `${INDEX_PREFIX}*`, allow_no_indices: true, ignore_unavailable: true }));
+    await this.retrying(() => this.client.indices.refresh({ index: this.packetIndices, allow_no_indices: true, ignore_unavailable: true }));
     for (let i = 0; i < captureIds.length; i += CHUNK) {
       const ids = captureIds.slice(i, i + CHUNK);
       const wanted = new Map<string, string>(); // state id -> capture id
@@ -106,10 +119,10 @@ export class IngestState {
     return done;
   }
 
-  /** Documents per capture id in the packets-* indices. */
+  /** Documents per capture id in the packet indices. */
   private async storedPackets(captureIds: string[]): Promise<Map<string, number>> {
     const response = await this.retrying(() => this.client.search({
-      index: `${INDEX_PREFIX}*`,
+      index: this.packetIndices,
       allow_no_indices: true,
       ignore_unavailable: true,
       size: 0,

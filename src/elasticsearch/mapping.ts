@@ -8,8 +8,50 @@
 // for a mapping conflict. Each index maps at most FIELD_BUDGET layer fields;
 // beyond that, fields stay in _source only and the run reports how many.
 
-export const INDEX_PREFIX = 'packets-';
-export const TEMPLATE_NAME = 'espcap-packets';
+/**
+ * Where packets go: `<prefix>-<period>` by the packet's UTC time, like
+ * Arkime's rotateIndex: packets-2015-07-30 (day), packets-2015-w31 (ISO
+ * week; index names are lower case), packets-2015-07 (month), packets-2015 (year).
+ */
+export type IndexPeriod = 'day' | 'week' | 'month' | 'year';
+export const INDEX_PERIODS: readonly IndexPeriod[] = ['day', 'week', 'month', 'year'];
+
+export interface IndexLayout {
+  prefix: string;
+  period: IndexPeriod;
+}
+
+/** The index of a packet of UTC day `day` (YYYY-MM-DD). */
+export function indexName(layout: IndexLayout, day: string): string {
+  switch (layout.period) {
+    case 'day':
+      return `${layout.prefix}-${day}`;
+    case 'month':
+      return `${layout.prefix}-${day.slice(0, 7)}`;
+    case 'year':
+      return `${layout.prefix}-${day.slice(0, 4)}`;
+    case 'week': {
+      // ISO 8601: weeks start on Monday; a week belongs to the year of its Thursday.
+      const date = Date.UTC(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10)));
+      const monday0 = (new Date(date).getUTCDay() + 6) % 7;
+      const thursday = new Date(date + (3 - monday0) * 86400000);
+      const year = thursday.getUTCFullYear();
+      const ordinal = (thursday.getTime() - Date.UTC(year, 0, 1)) / 86400000; // 0-based day of the year
+      const week = Math.floor(ordinal / 7) + 1;
+      return `${layout.prefix}-${String(year).padStart(4, '0')}-w${String(week).padStart(2, '0')}`;
+    }
+  }
+}
+
+/** Every packet index of a layout's prefix. */
+export function indexPattern(layout: { prefix: string }): string {
+  return `${layout.prefix}-*`;
+}
+
+/** The index template of a prefix: espcap-packets for the default. */
+export function templateName(layout: { prefix: string }): string {
+  return `espcap-${layout.prefix}`;
+}
 /** Layer fields mapped per index at most; the index's field limit leaves room above it. */
 export const FIELD_BUDGET = 8000;
 const TOTAL_FIELDS_LIMIT = FIELD_BUDGET + 500;
@@ -124,17 +166,24 @@ export function layerFieldType(registeredTypes: string[], unsignedLong: boolean)
   return type === 'unsigned_long' && !unsignedLong ? 'double' : type;
 }
 
-/** The composable index template for packets-*: fixed fields and settings. */
-export function indexTemplate(): EsMapping {
+/**
+ * The composable index template for `<prefix>-*`: fixed fields and settings.
+ * One replica where a second node can hold it, none on a single node
+ * (auto_expand_replicas), so a single-node cluster stays green.
+ */
+export function indexTemplate(layout: { prefix: string; shards: number } = { prefix: 'packets', shards: 1 }): EsMapping {
   const endpoint = { properties: { ip: { type: 'ip' }, port: { type: 'long' }, mac: keyword } };
   return {
-    index_patterns: [`${INDEX_PREFIX}*`],
+    index_patterns: [indexPattern(layout)],
     priority: 200,
     _meta: { description: 'espcap packet documents', managed_by: 'espcap' },
     template: {
       settings: {
         'index.mapping.total_fields.limit': TOTAL_FIELDS_LIMIT,
-        'index.number_of_shards': 1,
+        'index.number_of_shards': layout.shards,
+        // 0 at creation, so that the shard limit counts what a single node will hold; a second node raises it to 1.
+        'index.number_of_replicas': 0,
+        'index.auto_expand_replicas': '0-1',
       },
       mappings: {
         dynamic: false,

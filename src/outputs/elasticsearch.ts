@@ -7,7 +7,8 @@ import { EspcapError, UsageError } from '../errors';
 import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import type { CaptureClaims } from '../elasticsearch/claims';
 import type { ClusterOptions } from '../elasticsearch/cluster';
-import { IngestState } from '../elasticsearch/ingest-state';
+import { IngestState, STATE_INDEX } from '../elasticsearch/ingest-state';
+import type { IndexPeriod } from '../elasticsearch/mapping';
 import type { OutputModule, PreparedOutput, RunOutcome, RunShape, SettledCapture } from './output';
 
 /** The Elasticsearch flags, as the command line gives them. */
@@ -38,6 +39,10 @@ export interface ElasticsearchChoice {
   hostId: string;
   /** A claim not renewed for this long is taken over (--lease). */
   leaseSeconds: number;
+  /** Where packets go: `<indexPrefix>-<period>` (--index-prefix, --index-period), with --shards primary shards each. */
+  indexPrefix: string;
+  indexPeriod: IndexPeriod;
+  shards: number;
   /** Tests only: this process's wall clock is this far off (the times written in claims). */
   clockOffsetMs: number;
 }
@@ -61,7 +66,9 @@ function warn(message: string): void {
 async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<PreparedOutput<ElasticsearchSpec>> {
   // Loaded only here: printing or writing NDJSON needs no Elasticsearch client.
   const { parseNodes, readSecretFile, createClient, checkCluster, describeError } = await import('../elasticsearch/cluster');
-  const { indexTemplate, TEMPLATE_NAME } = await import('../elasticsearch/mapping');
+  const { indexTemplate, indexPattern, templateName } = await import('../elasticsearch/mapping');
+  const layout = { prefix: choice.indexPrefix, period: choice.indexPeriod };
+  const template = templateName(layout);
   const cluster: ClusterOptions = {
     nodes: parseNodes(choice.node),
     username: choice.username,
@@ -78,9 +85,9 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
   try {
     info = await checkCluster(client, cluster.nodes);
     try {
-      await client.indices.putIndexTemplate({ name: TEMPLATE_NAME, ...indexTemplate() } as never);
+      await client.indices.putIndexTemplate({ name: template, ...indexTemplate({ prefix: choice.indexPrefix, shards: choice.shards }) } as never);
     } catch (err) {
-      throw new EspcapError(`Elasticsearch: cannot install the index template ${TEMPLATE_NAME}: ${describeError(err)}`);
+      throw new EspcapError(`Elasticsearch: cannot install the index template ${template}: ${describeError(err)}`);
     }
     if (!run.quiet) warn(`indexing into Elasticsearch ${info.version} at ${cluster.nodes.join(',')}`);
   } finally {
@@ -97,12 +104,13 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
       deadLetterPath: path.resolve(choice.deadLetter),
       unsignedLong: info.unsignedLong,
       refreshInterval: choice.refreshInterval,
+      layout,
     },
   };
 
   // The resume state and the claims, read and written by espcap's own process through a client of its own.
   const stateClient = createClient(cluster);
-  const state = new IngestState(stateClient, run.filter, choice.retryDeadlineSeconds * 1000, choice.share ? choice.hostId : undefined);
+  const state = new IngestState(stateClient, run.filter, choice.retryDeadlineSeconds * 1000, indexPattern(layout), choice.share ? choice.hostId : undefined);
   let claims: CaptureClaims | undefined;
   if (choice.share) {
     const { CaptureClaims } = await import('../elasticsearch/claims');
@@ -117,6 +125,11 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
     toStdout: false,
 
     async skipFinished(files) {
+      try {
+        await state.ensureIndex();
+      } catch (err) {
+        throw new EspcapError(`Elasticsearch: cannot create the index ${STATE_INDEX}: ${describeError(err)}`);
+      }
       if (!choice.resume) return files;
       const ids = files.flatMap((f) => (f.captureId ? [f.captureId] : []));
       let finished: Set<string>;

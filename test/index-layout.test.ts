@@ -1,0 +1,120 @@
+// Which indices packets go to, and what indices espcap makes: --index-period
+// (day, ISO week, month, year), --index-prefix, --shards, and replicas that a
+// single node does not leave unassigned. Against the real test cluster, with
+// the expected counts from tshark's packet times, and ISO weeks from GNU date.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { indexName } from '../src/elasticsearch/mapping';
+import { tempDir, testPcaps } from './support/paths';
+import { espcap } from './support/programs';
+import { es, esUrl, resetCluster, summary, tsharkCountsPerIndex } from './support/elasticsearch';
+
+const captures = fs.readdirSync(testPcaps).map((f) => path.join(testPcaps, f));
+
+/** GNU date's name of a day's ISO week, e.g. 2015-w31 (index names are lower case). */
+function isoWeek(day: string): string {
+  return execFileSync('date', ['-u', '-d', day, '+%G-w%V'], { encoding: 'utf8' }).trim();
+}
+
+test('ISO weeks are named as GNU date names them, across year ends and leap years', () => {
+  const days: string[] = [];
+  // Every day from 2014-12-20 to 2021-01-10: years with 52 and 53 weeks, 2016 and 2020 leap years.
+  for (let t = Date.UTC(2014, 11, 20); t <= Date.UTC(2021, 0, 10); t += 86400000) days.push(new Date(t).toISOString().slice(0, 10));
+  // GNU date once for all of them.
+  const names = execFileSync('date', ['-u', '-f', '-', '+%G-w%V'], { input: days.join('\n') + '\n', encoding: 'utf8' }).trim().split('\n');
+  assert.equal(names.length, days.length);
+  days.forEach((day, i) => assert.equal(indexName({ prefix: 'p', period: 'week' }, day), `p-${names[i]}`, day));
+  assert.equal(isoWeek('2015-12-31'), '2015-w53');
+});
+
+/** tshark's packet counts per index of a period, from its counts per day. */
+async function expectedFor(period: 'day' | 'week' | 'month' | 'year', prefix: string): Promise<Map<string, number>> {
+  const perDay = await tsharkCountsPerIndex(captures);
+  const counts = new Map<string, number>();
+  for (const [dayIndex, n] of perDay) {
+    const day = dayIndex.slice('packets-'.length);
+    const name = period === 'week' ? `${prefix}-${isoWeek(day)}` : indexName({ prefix, period }, day);
+    counts.set(name, (counts.get(name) ?? 0) + n);
+  }
+  return counts;
+}
+
+async function countsOf(pattern: string): Promise<Map<string, number>> {
+  await es('POST', `/${pattern}/_refresh`);
+  const rows = (await es('GET', `/_cat/indices/${pattern}?format=json&h=index,docs.count`)) as { index: string; 'docs.count': string }[];
+  return new Map(rows.map((r) => [r.index, Number(r['docs.count'])]).sort() as [string, number][]);
+}
+
+for (const period of ['week', 'month', 'year'] as const) {
+  test(`--index-period ${period} --index-prefix: every packet in the index of its ${period}, as tshark's times say; a second run skips every file`, { timeout: 300_000 }, async () => {
+    await resetCluster();
+    const prefix = `espcap-test-${period}`;
+    const deadLetter = path.join(tempDir('dl'), 'dead.ndjson');
+    const args = ['--dir', testPcaps, '--node', esUrl(), '--index-period', period, '--index-prefix', prefix, '--dead-letter', deadLetter];
+    const run = espcap(args);
+    assert.equal(run.status, 0, run.stderr);
+    const expected = new Map([...(await expectedFor(period, prefix))].sort());
+    assert.ok(expected.size >= 2, `the shipped captures span several ${period}s`);
+    assert.deepEqual(await countsOf(`${prefix}-*`), expected);
+    assert.equal((await es('GET', '/_cat/indices/packets-*?format=json')).length ?? 0, 0, 'nothing under the default prefix');
+    // Resume knows the prefix: everything is found indexed.
+    const again = espcap(args);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, new RegExp(`${captures.length} of ${captures.length} files already fully indexed`));
+    assert.equal(summary(again.stderr).read, 0);
+    await es('DELETE', `/_index_template/espcap-${prefix}`);
+    for (const index of expected.keys()) await es('DELETE', `/${index}`);
+  });
+}
+
+test('indices a single node can hold: no replica left unassigned (green), --shards primaries', { timeout: 300_000 }, async () => {
+  await resetCluster();
+  const run = espcap(['--dir', testPcaps, '--node', esUrl(), '--shards', '2', '--quiet', '--dead-letter', path.join(tempDir('dl'), 'dead.ndjson')]);
+  assert.equal(run.status, 0, run.stderr);
+  const health = await es('GET', '/_cluster/health/packets-*?wait_for_status=green&timeout=30s');
+  assert.equal(health.status, 'green', JSON.stringify(health));
+  assert.equal(health.unassigned_shards, 0);
+  const settings = await es('GET', '/packets-*/_settings?filter_path=*.settings.index.number_of_shards,*.settings.index.number_of_replicas,*.settings.index.auto_expand_replicas');
+  const indices = Object.values(settings) as { settings: { index: { number_of_shards: string; number_of_replicas: string; auto_expand_replicas: string } } }[];
+  assert.ok(indices.length >= 2);
+  for (const { settings: s } of indices) {
+    assert.equal(s.index.number_of_shards, '2');
+    assert.equal(s.index.auto_expand_replicas, '0-1');
+    assert.equal(s.index.number_of_replicas, '0', 'one node: no replica to leave unassigned');
+  }
+});
+
+test('a cluster at its shard limit: one line naming the cause and the way out, exit 1; with --index-period year the next run indexes every packet once', { timeout: 300_000 }, async (t) => {
+  await resetCluster();
+  const days = await expectedFor('day', 'packets');
+  const years = new Map([...(await expectedFor('year', 'packets'))].sort());
+  assert.ok(days.size > years.size, 'the shipped captures span more days than years');
+  // Room for the resume state's index and one index per year: not for one per day.
+  const limit = 1 + years.size;
+  await es('PUT', '/_cluster/settings', { persistent: { 'cluster.max_shards_per_node': limit } });
+  t.after(() => es('PUT', '/_cluster/settings', { persistent: { 'cluster.max_shards_per_node': null } }));
+  const deadLetter = path.join(tempDir('dl'), 'dead.ndjson');
+  const first = espcap(['--dir', testPcaps, '--node', esUrl(), '--quiet', '--dead-letter', deadLetter]);
+  assert.equal(first.status, 1, first.stderr);
+  const lines = first.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, first.stderr);
+  assert.match(
+    lines[0],
+    new RegExp(`^espcap: Elasticsearch refuses to create index packets-\\d{4}-\\d\\d-\\d\\d: .* would pass its limit of ${limit} .*--index-period week, month or year.*cluster\\.max_shards_per_node`),
+  );
+  // Nothing is recorded as finished that is not all there; the indices made so far are removed, as the line suggests.
+  const state = await es('POST', '/espcap-ingest-state/_search', { size: 100, query: { match: { status: 'done' } } });
+  for (const hit of state.hits.hits) {
+    const capture = hit._source.capture_id;
+    const stored = await es('POST', '/packets-*/_count', { query: { term: { capture_id: capture } } });
+    assert.ok(stored.count >= hit._source.packets, `${hit._source.path} recorded finished with its packets there`);
+  }
+  for (const index of (await countsOf('packets-*')).keys()) await es('DELETE', `/${index}`);
+  const again = espcap(['--dir', testPcaps, '--node', esUrl(), '--index-period', 'year', '--dead-letter', deadLetter]);
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual(await countsOf('packets-*'), years);
+  assert.equal((await es('GET', '/_cluster/health?wait_for_status=green&timeout=30s')).status, 'green');
+});
