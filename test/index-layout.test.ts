@@ -118,3 +118,40 @@ test('a cluster at its shard limit: one line naming the cause and the way out, e
   assert.deepEqual(await countsOf('packets-*'), years);
   assert.equal((await es('GET', '/_cluster/health?wait_for_status=green&timeout=30s')).status, 'green');
 });
+
+/** An archive over `days` UTC days: copies of test_dns.pcap, the i-th moved i days later (editcap -t). */
+function archiveOverDays(days: number): string {
+  const dir = tempDir('years');
+  const source = path.join(testPcaps, 'test_dns.pcap');
+  for (let i = 0; i < days; i++) execFileSync('editcap', ['-t', String(i * 86400), source, path.join(dir, `dns-${String(i).padStart(4, '0')}.pcap`)]);
+  return dir;
+}
+
+test('an archive over 610 days with default flags: every packet in its day, one index a day, the cluster green; by month and by week too', { timeout: 900_000 }, async () => {
+  const days = 610;
+  const dir = archiveOverDays(days);
+  // tshark's days for the original; every copy is the same packets, whole days later.
+  const original = await tsharkCountsPerIndex([path.join(testPcaps, 'test_dns.pcap')]);
+  const perDay = new Map<string, number>();
+  for (const [index, n] of original)
+    for (let i = 0; i < days; i++) {
+      const day = new Date(Date.parse(index.slice('packets-'.length) + 'T00:00:00Z') + i * 86400000).toISOString().slice(0, 10);
+      perDay.set(day, (perDay.get(day) ?? 0) + n);
+    }
+  for (const period of ['day', 'month', 'week'] as const) {
+    await resetCluster();
+    const run = espcap(['--dir', dir, '--node', esUrl(), '--dead-letter', path.join(tempDir('dl'), 'dead.ndjson'), ...(period === 'day' ? [] : ['--index-period', period])]);
+    assert.equal(run.status, 0, run.stderr);
+    const expected = new Map<string, number>();
+    for (const [day, n] of perDay) {
+      const index = period === 'week' ? `packets-${isoWeek(day)}` : indexName({ prefix: 'packets', period }, day);
+      expected.set(index, (expected.get(index) ?? 0) + n);
+    }
+    if (period === 'day') assert.ok(expected.size >= days, `${expected.size} daily indices`);
+    assert.deepEqual(await countsOf('packets-*'), new Map([...expected].sort()), period);
+    const health = await es('GET', '/_cluster/health?wait_for_status=green&timeout=60s');
+    assert.equal(health.status, 'green', `${period}: ${JSON.stringify(health)}`);
+    assert.equal(summary(run.stderr).indexed, 108 * days);
+  }
+  await resetCluster();
+});

@@ -23,7 +23,7 @@ import { Meta } from '../engine/engine';
 import { EspcapError, writeFailure } from '../errors';
 import { FileCounts, noFileCounts, PacketSink } from '../outputs/sink';
 import { backoff, describeError, sleep, withRetries } from './cluster';
-import { FIELD_BUDGET, IndexLayout, indexName, layerFieldType, layerProperties } from './mapping';
+import { EsMapping, FIELD_BUDGET, fieldMapping, IndexLayout, indexName, layerFieldType, layerProperties, templateName } from './mapping';
 
 export interface BulkOptions {
   /** Documents per bulk request (--chunk). */
@@ -108,6 +108,9 @@ export class ElasticsearchSink implements PacketSink {
   private readonly fields: { layer: string; key: string; type: string }[] = [];
   private readonly fieldNames = new Set<string>();
   private readonly mappedUpTo = new Map<string, number>();
+  /** How many of `fields` this process has added to the index template. */
+  private templatedUpTo = 0;
+  private templateWarned = false;
   private mappingWork: Promise<void> = Promise.resolve();
   private deadLetterFd: number | undefined;
   /** Since when requests have been failing with no document accepted in between (see expired()). */
@@ -258,15 +261,28 @@ export class ElasticsearchSink implements PacketSink {
     );
   }
 
-  /** Creates the indices (from the template) and maps the fields seen so far, once per index and field. */
+  /**
+   * Makes the indices of a batch ready for its documents: every field seen so
+   * far mapped, before a document carrying it is sent. A new index is born
+   * from the index template, which holds every layer field espcap has met
+   * (updated here before an index is created), so it needs no mapping
+   * request of its own: its mapping is read back once, and only a field the
+   * template lacks (another process updated it at the same moment) is added.
+   * An index already in use gets the fields met since.
+   */
   private prepareIndices(indices: Set<string>): Promise<void> {
     this.mappingWork = this.mappingWork.then(async () => {
+      if ([...indices].some((index) => !this.mappedUpTo.has(index))) await this.updateTemplate();
       for (const index of indices) {
         const done = this.mappedUpTo.get(index);
         if (done === this.fields.length) continue;
-        const fresh = this.fields.slice(done ?? 0);
         try {
-          if (done === undefined) await this.createIndex(index);
+          let fresh = this.fields.slice(done ?? 0);
+          if (done === undefined) {
+            await this.createIndex(index);
+            const mapped = await this.mappedLayerFields(index);
+            fresh = this.fields.filter((f) => !mapped.has(`${f.layer}.${f.key}`));
+          }
           if (fresh.length) await this.retrying(() => this.client.indices.putMapping({ index, ...layerProperties(fresh) } as never));
           this.mappedUpTo.set(index, this.fields.length);
         } catch (err) {
@@ -283,6 +299,42 @@ export class ElasticsearchSink implements PacketSink {
       }
     });
     return this.mappingWork;
+  }
+
+  /**
+   * Adds the layer fields met since the last update to the index template
+   * (read, merged, written: a field already there keeps its mapping). Only an
+   * optimisation — every index is checked when it is made — so a failure is
+   * a warning, once.
+   */
+  private async updateTemplate(): Promise<void> {
+    if (this.templatedUpTo === this.fields.length) return;
+    const name = templateName(this.options.layout);
+    try {
+      const found = await this.retrying(() => this.client.indices.getIndexTemplate({ name }));
+      const { index_patterns, template, priority, _meta, version, composed_of } = found.index_templates[0].index_template as unknown as EsMapping & {
+        template: { mappings: { properties: { layers: { properties?: Record<string, { properties: Record<string, EsMapping> }> } } } };
+      };
+      const layers = (template.mappings.properties.layers.properties ??= {});
+      for (const f of this.fields.slice(this.templatedUpTo)) (layers[f.layer] ??= { properties: {} }).properties[f.key] ??= fieldMapping(f.type);
+      await this.retrying(() => this.client.indices.putIndexTemplate({ name, index_patterns, template, priority, _meta, version, composed_of } as never));
+      this.templatedUpTo = this.fields.length;
+    } catch (err) {
+      if (!this.templateWarned) process.stderr.write(`espcap: warning: cannot add the new fields to the index template ${name}: ${describeError(err)}\n`);
+      this.templateWarned = true;
+      this.templatedUpTo = this.fields.length; // not again for these
+    }
+  }
+
+  /** The layer fields an index maps: "layer.key". */
+  private async mappedLayerFields(index: string): Promise<Set<string>> {
+    const response = (await this.retrying(() =>
+      this.client.indices.getMapping({ index, filter_path: '*.mappings.properties.layers.properties.*.properties.*.type' }),
+    )) as Record<string, { mappings?: { properties?: { layers?: { properties?: Record<string, { properties: Record<string, unknown> }> } } } }>;
+    const mapped = new Set<string>();
+    const layers = response[index]?.mappings?.properties?.layers?.properties ?? {};
+    for (const [layer, { properties }] of Object.entries(layers)) for (const key of Object.keys(properties ?? {})) mapped.add(`${layer}.${key}`);
+    return mapped;
   }
 
   /**
