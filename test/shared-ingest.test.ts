@@ -55,9 +55,13 @@ interface Host {
   done: Promise<Run>;
 }
 
+/** The archive under another path, as another host's mount of the same share would show it. */
+const otherMount = path.join(tempDir('mount'), 'archive');
+fs.symlinkSync(archive.dir, otherMount);
+
 /** espcap as one host of several: its own --host-id (or the default, host name:process id), one worker, a short lease. */
-function startHost(id: string | undefined, extra: string[] = []): Host {
-  const args = [espcapBin, '--dir', archive.dir, '--node', esUrl(), ...(id ? ['--host-id', id] : []), '--workers', '1', '--lease', '3'];
+function startHost(id: string | undefined, extra: string[] = [], dir = archive.dir): Host {
+  const args = [espcapBin, '--dir', dir, '--node', esUrl(), ...(id ? ['--host-id', id] : []), '--workers', '1', '--lease', '3'];
   args.push('--dead-letter', path.join(tempDir('dl'), 'dead.ndjson'), ...extra);
   const child = spawn(process.execPath, args, { detached: true });
   let stdout = '';
@@ -116,7 +120,8 @@ for (const hosts of [2, 3]) {
   test(`${hosts} espcap processes started together on one archive: each file read by one, counts exact, no duplicates`, { timeout: 600_000 }, async (t) => {
     await resetCluster();
     const { perIndex, total } = await expectedCounts();
-    const running = Array.from({ length: hosts }, (_, i) => startHost(`host-${i + 1}`));
+    // The second host sees the archive under another path: captures are known by their content.
+    const running = Array.from({ length: hosts }, (_, i) => startHost(`host-${i + 1}`, [], i === 1 ? otherMount : archive.dir));
     t.after(() => cleanUp(running));
     const runs = await Promise.all(running.map((h) => h.done));
     for (const run of runs) assert.equal(run.status, 0, run.stderr);
@@ -133,6 +138,7 @@ for (const hosts of [2, 3]) {
     const state = await stateDocuments();
     assert.equal(state.length, archive.files.length);
     assert.ok(state.every((d) => d.status === 'done'), JSON.stringify(state));
+    assert.equal(new Set(state.map((d) => path.basename(d.path))).size, archive.files.length, 'each capture once, whichever path it was read by');
     for (const s of sharing) assert.equal(state.filter((d) => d.host_id === s.host).length, s.claimed, s.host);
     assert.ok(sharing.filter((s) => s.claimed > 0).length >= 2, `the work was shared: ${JSON.stringify(sharing)}`);
     assert.deepEqual(new Map([...(await countsPerIndex())].sort()), new Map([...perIndex].sort()));

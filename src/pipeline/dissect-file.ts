@@ -30,8 +30,13 @@ export interface FileJob {
   skipRecords: number;
   /** Packets still wanted (--count); 0 for no limit. */
   maxPackets: number;
-  /** A live stream on standard input instead of a file (path "-"), see pipeline/live.ts. */
-  live?: { interfaceName: string; frameOffset: number };
+  /**
+   * A live stream on standard input instead of a file (path "-"), see
+   * pipeline/live.ts; `afterPredecessor`: write nothing before the process
+   * this one succeeds has written all it had ('go'), so documents stay in
+   * capture order.
+   */
+  live?: { interfaceName: string; frameOffset: number; afterPredecessor?: boolean };
 }
 
 export interface DissectOptions {
@@ -64,6 +69,8 @@ export interface PartResult {
 }
 
 export interface DissectHooks {
+  /** Resolves when the first batch may be written (live: after the predecessor). */
+  beforeFirstWrite?: Promise<void>;
   shouldStop(): boolean;
   /** After each batch: packets and file bytes read so far in this part. */
   onBatch(packets: number, bytes: number): void;
@@ -114,6 +121,7 @@ export async function dissectFile(
     let stopAt = 0; // the session reset this part ends at, for a fresh process to take over
     for (let batch = await nextBatch(reader); batch; batch = await nextBatch(reader)) {
       const view = new BatchView(batch);
+      if (hooks.beforeFirstWrite && result.packets === 0) await hooks.beforeFirstWrite;
       if (!options.dissectOnly) await sink.write(view, documents);
       result.packets += view.count;
       result.records = view.meta(view.count - 1, Meta.FrameNumber);

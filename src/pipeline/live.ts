@@ -7,8 +7,9 @@
 // stream from the next packet on (the switch happens between two whole
 // packets); the old process reads to the end of its stream, flushes and
 // exits. Packets arriving meanwhile wait in the capture queue, so the
-// hand-over loses nothing. Frame numbers (and so document ids) continue
-// across the streams.
+// hand-over loses nothing; the successor writes its first document only once
+// the old process has written its last, so documents stay in capture order.
+// Frame numbers (and so document ids) continue across the streams.
 import type { LiveCapture, LiveStats } from '../engine/live-capture';
 import { EspcapError } from '../errors';
 import type { OutputSpec } from '../outputs';
@@ -51,33 +52,63 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
   const counts = noFileCounts();
   const crashes: string[] = [];
   let current: DissectingProcess;
-  let switching = false;
+  /** A successor waiting for the stream to move to it (see replace()). */
+  let switching: { next: DissectingProcess; timer: NodeJS.Timeout } | undefined;
   let stopping = false;
   let failure: Error | undefined;
 
-  /** Starts dissecting the stream (from frame `frameOffset` + 1 on) until capture ends; then it flushes and exits. */
-  const giveStream = (process: DissectingProcess, frameOffset: number) => {
+  /** Successors waiting to write until their predecessor has written everything (documents stay in capture order). */
+  const successors = new Map<DissectingProcess, DissectingProcess>();
+
+  /**
+   * Starts dissecting the stream (from frame `frameOffset` + 1 on) until
+   * capture ends; then it flushes and exits. A successor writes nothing
+   * before its predecessor is done ('go').
+   */
+  const giveStream = (process: DissectingProcess, frameOffset: number, predecessor?: DissectingProcess) => {
+    const afterPredecessor = predecessor !== undefined && supervisor.processes.has(predecessor) && !predecessor.done;
+    if (afterPredecessor) successors.set(predecessor, process);
     process.send({
       type: 'job',
-      job: { path: '-', captureId: options.runId, skipRecords: 0, maxPackets: 0, live: { interfaceName: options.interfaceName, frameOffset } },
+      job: { path: '-', captureId: options.runId, skipRecords: 0, maxPackets: 0, live: { interfaceName: options.interfaceName, frameOffset, afterPredecessor } },
     });
     process.send({ type: 'finish' });
+  };
+
+  /** A process has written all it will (done, or gone): its successor may write. */
+  const letSuccessorWrite = (process: DissectingProcess) => {
+    const successor = successors.get(process);
+    if (!successor) return;
+    successors.delete(process);
+    successor.send({ type: 'go' });
   };
 
   /** The stream goes to a fresh process from the next packet on. */
   const replace = () => {
     if (switching || stopping) return;
-    switching = true;
     const next = supervisor.start();
     capture.switchTo(next.stream!);
-    const waitForSwitch = setInterval(() => {
+    const timer = setInterval(() => {
       const at = capture.switchedAt();
       if (at < 0) return;
-      clearInterval(waitForSwitch);
-      giveStream(next, at);
+      clearInterval(timer);
+      giveStream(next, at, current);
       current = next;
-      switching = false;
+      switching = undefined;
     }, 5);
+    switching = { next, timer };
+  };
+
+  /**
+   * The capture ended (--count, an error) before the stream could move to a
+   * successor: the stream it had ended with the capture, nothing is left for
+   * the successor, which is stopped unused.
+   */
+  const abandonSwitch = () => {
+    if (!switching || capture.switchedAt() >= 0) return;
+    clearInterval(switching.timer);
+    supervisor.abandon(switching.next);
+    switching = undefined;
   };
 
   const onMessage = (process: DissectingProcess, m: FromWorker) => {
@@ -97,7 +128,11 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
       case 'settled':
         addFileCounts(counts, m.counts);
         break;
+      case 'done':
+        letSuccessorWrite(process);
+        break;
       case 'fatal':
+        letSuccessorWrite(process);
         failure ??= supervisor.failure;
         stop();
         break;
@@ -105,6 +140,7 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
   };
 
   const onExit = (process: DissectingProcess, how: string) => {
+    letSuccessorWrite(process);
     if (!process.crashed) return;
     // A crash in a dissector: what it had not flushed is lost (and counted as
     // not indexed); the stream goes on in a fresh process.
@@ -140,7 +176,10 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
       Object.assign(status, stats);
       options.onTick?.(status);
       if (stats.error) failure ??= new EspcapError(stats.error);
-      if (stats.finished) stopping = true; // --count reached, or the capture failed
+      if (stats.finished) {
+        stopping = true; // --count reached, or the capture failed
+        abandonSwitch(); // read after `finished`: no switch can happen any more
+      }
       if (stopping && !switching) supervisor.discardSpare();
       if (stopping && stats.finished && !switching && [...supervisor.processes].every((p) => p.discarded)) break;
     }

@@ -95,6 +95,14 @@ export class Supervisor {
     this.spare ??= this.fork();
   }
 
+  /** Stops a process put to work that was never given any (it counts as not used). */
+  abandon(process: DissectingProcess): void {
+    if (process.discarded) return;
+    process.discarded = true;
+    process.child.kill('SIGKILL');
+    this.used--;
+  }
+
   /** Stops the spare, if any: it had no work, so nothing is lost. */
   discardSpare(): void {
     const spare = this.spare;

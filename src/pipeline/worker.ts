@@ -13,7 +13,9 @@ export type ToWorker =
   /** The next file (part) to read; sent after each 'read'. */
   | { type: 'job'; job: FileJob }
   /** No more work: flush, report and exit. */
-  | { type: 'finish' };
+  | { type: 'finish' }
+  /** Live: the predecessor has written all it had; this process may write (FileJob.live.afterPredecessor). */
+  | { type: 'go' };
 
 export type FromWorker =
   /** Packets read since the last progress message, and the position reached in the file. */
@@ -41,8 +43,14 @@ class Inbox {
   private queue: ToWorker[] = [];
   private wake: (() => void) | undefined;
 
+  /** Resolved by 'go' (live: the predecessor is done writing), which is not queued. */
+  readonly go: Promise<void>;
+
   constructor() {
+    let go: () => void = () => {};
+    this.go = new Promise((resolve) => (go = resolve));
     process.on('message', (m: ToWorker) => {
+      if (m.type === 'go') return go();
       this.queue.push(m);
       this.wake?.();
     });
@@ -91,6 +99,7 @@ async function run(inbox: Inbox): Promise<void> {
       let lastSent = 0;
       const path = m.job.path;
       const { result, settled } = await dissectFile(m.job, setup.options, sink, {
+        beforeFirstWrite: m.job.live?.afterPredecessor ? inbox.go : undefined,
         shouldStop: () => interrupted,
         onBatch(packets, bytes) {
           const now = Date.now();
