@@ -202,7 +202,11 @@ test('writes blocked for good: past --retry-deadline espcap stops with one line,
   assert.ok(Date.now() - started < 60000, 'stopped soon after the deadline');
   const lines = run.stderr().trim().split('\n');
   assert.equal(lines.length, 1, run.stderr());
-  assert.match(lines[0], /^espcap: Elasticsearch accepted no document for \d+ s \(last: HTTP 403: .*blocked by: \[FORBIDDEN\/8\/index write \(api\)\].*\): stopped; the documents it refused are in .*dead letters\.ndjson; run the same command again to index the rest$/);
+  assert.equal(
+    lines[0],
+    `espcap: Elasticsearch accepted no document for ${/for (\d+) s/.exec(lines[0])?.[1]} s: ${index} is blocked for writes by index.blocks.write, set by an administrator: ` +
+      `lift it with PUT /${index}/_settings {"index.blocks.write": null}; stopped; the documents it refused are in ${deadLetter}; run the same command again to index the rest`,
+  );
   const letters = parseNdjson(fs.readFileSync(deadLetter, 'utf8'));
   assert.equal(letters.length, packets);
   for (const letter of letters) {
@@ -226,7 +230,8 @@ test('the cluster gone for longer than --retry-deadline: espcap stops with one l
     assert.ok(Date.now() - killed < 60000, `stopped ${Date.now() - killed} ms after the cluster went`);
     const lines = run.stderr().trim().split('\n');
     assert.equal(lines.length, 1, run.stderr());
-    assert.match(lines[0], /^espcap: Elasticsearch accepted no document for \d+ s \(last: cannot connect: .*\): stopped; .*run the same command again to index the rest$/);
+    // Wherever the outage met it: a bulk request, or the mapping of an index.
+    assert.match(lines[0], /^espcap: Elasticsearch (accepted no document for \d+ s|: cannot prepare index packets-[-\d]+): cannot connect: .*; (stopped; .*)?run the same command again to index the rest$/);
     for (const letter of parseNdjson(fs.readFileSync(deadLetter, 'utf8'))) assert.equal(letter.error.type, 'request_failed');
   } finally {
     await cluster.start();
@@ -235,6 +240,127 @@ test('the cluster gone for longer than --retry-deadline: espcap stops with one l
   const again = ingest(capture.path);
   assert.equal(await again.exited, 0, again.stderr());
   await assertExactlyOnce(capture.packets!);
+});
+
+/**
+ * Disk watermarks as free space, past what the disk has: Elasticsearch acts
+ * as on a full disk. 'high': no new shard may be allocated; 'flood': indices
+ * are made read-only too (at the next disk check: every 10 s, its shortest).
+ * 'none' lifts them.
+ */
+async function diskWatermarks(past: 'high' | 'flood' | 'none'): Promise<void> {
+  const value = (v: string) => (past === 'none' ? null : v);
+  await es('PUT', '/_cluster/settings', {
+    persistent: {
+      // The harness turns the disk checks off (a developer's disk may be full); here they are the point.
+      'cluster.routing.allocation.disk.threshold_enabled': past === 'none' ? null : true,
+      'cluster.info.update.interval': '10s',
+      'cluster.routing.allocation.disk.watermark.low': value('1000tb'),
+      'cluster.routing.allocation.disk.watermark.high': value('999tb'),
+      'cluster.routing.allocation.disk.watermark.flood_stage': value(past === 'flood' ? '998tb' : '1b'),
+    },
+  }, base);
+}
+
+/** A cluster in use: espcap's template and resume state are there (made before the disk filled). */
+async function inUse(): Promise<void> {
+  const run = ingest(path.join(testPcaps, 'dns-binds.pcap'), ['--quiet']);
+  assert.equal(await run.exited, 0, run.stderr());
+}
+
+async function waitUntil(what: string, seconds: number, probe: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  while (!(await probe())) {
+    assert.ok(Date.now() < until, `waited ${seconds} s for ${what}`);
+    await sleep(500);
+  }
+}
+
+const readOnlyAllowDelete = async (index: string) =>
+  (await es('GET', `/${index}/_settings?filter_path=*.settings.index.blocks`, undefined, base))[index]?.settings?.index?.blocks?.read_only_allow_delete === 'true';
+
+let letterCapture = '';
+test('a disk past the flood-stage watermark: one line naming it and the way out, exit 1, nothing lost (claims refused; without claims, what was read dead-lettered); once the disk is free the same command indexes every packet once', { skip: cannot, timeout: 300_000 }, async () => {
+  await clean();
+  await inUse();
+  const [[index, packets]] = [...(await tsharkCountsPerIndex([dnsPcap]))];
+  await es('PUT', `/${index}`, {}, base);
+  try {
+    await diskWatermarks('flood');
+    await waitUntil('Elasticsearch to make the index read-only', 90, () => readOnlyAllowDelete(index));
+    // Elasticsearch blocks every index on the node: the first write refused is espcap's claim of the capture.
+    const claiming = ingest(dnsPcap, ['--retry-deadline', '3', '--quiet']);
+    assert.equal(await claiming.exited, 1, claiming.stderr());
+    assert.match(
+      claiming.stderr(),
+      /^espcap: Elasticsearch: cannot claim \S+test_dns\.pcap: a node holding espcap-ingest-state has less free disk than the flood-stage watermark, .*: free disk space on the node or delete old indices\n$/,
+    );
+    // Without claims (--no-resume), the documents are refused.
+    const deadLetter = path.join(tempDir('flood'), 'dead.ndjson');
+    const run = ingest(dnsPcap, ['--no-resume', '--retry-deadline', '3', '--dead-letter', deadLetter, '--quiet']);
+    assert.equal(await run.exited, 1, run.stderr());
+    const lines = run.stderr().trim().split('\n');
+    assert.equal(lines.length, 1, run.stderr());
+    assert.match(
+      lines[0],
+      new RegExp(
+        `^espcap: Elasticsearch accepted no document for \\d+ s: a node holding ${index} has less free disk than the flood-stage watermark, so Elasticsearch made the index read-only ` +
+          `\\(index\\.blocks\\.read_only_allow_delete; lifted by itself once the disk is below the high watermark\\): free disk space on the node or delete old indices; stopped; `,
+      ),
+    );
+    const letters = parseNdjson(fs.readFileSync(deadLetter, 'utf8'));
+    assert.equal(letters.length, packets);
+    assert.ok(letters.every((l) => l.status === 429 && l.error.type === 'cluster_block_exception'));
+    letterCapture = letters[0].document.capture_id;
+  } finally {
+    await diskWatermarks('none');
+  }
+  await waitUntil('Elasticsearch to lift the block itself', 90, async () => !(await readOnlyAllowDelete(index)));
+  const again = ingest(dnsPcap, ['--quiet']);
+  assert.equal(await again.exited, 0, again.stderr());
+  assert.equal(await anyNode((url) => count({ term: { capture_id: letterCapture } }, url)), packets);
+});
+
+test('a new index no node may hold (every disk past the high watermark): one line with Elasticsearch\'s reason, exit 1, nothing lost: the next run indexes every packet once', { skip: cannot, timeout: 300_000 }, async () => {
+  await clean();
+  await inUse();
+  const [[index, packets]] = [...(await tsharkCountsPerIndex([dnsPcap]))];
+  try {
+    await diskWatermarks('high');
+    const run = ingest(dnsPcap, ['--retry-deadline', '5', '--quiet']);
+    assert.equal(await run.exited, 1, run.stderr());
+    const lines = run.stderr().trim().split('\n');
+    assert.equal(lines.length, 1, run.stderr());
+    assert.match(lines[0], new RegExp(`^espcap: Elasticsearch created index ${index}, but no node may hold its shard: .*high watermark.*; free disk space on the nodes or delete old indices; run the same command again to index the rest$`));
+  } finally {
+    await diskWatermarks('none');
+  }
+  await es('DELETE', `/${index}`, undefined, base); // what a user would do with an index that has no shard
+  const again = ingest(dnsPcap, ['--quiet']);
+  assert.equal(await again.exited, 0, again.stderr());
+  assert.equal(await anyNode((url) => es('GET', `/${index}/_count`, undefined, url)).then((r) => r.count), packets);
+});
+
+test('the in-flight-requests circuit breaker refuses every bulk request ("Data too large", 429): espcap retries, then one line naming the breaker and the way out, exit 1; lifted, the same command indexes every packet once', { skip: cannot, timeout: 300_000 }, async () => {
+  await clean();
+  const [[, packets]] = [...(await tsharkCountsPerIndex([dnsPcap]))];
+  const deadLetter = path.join(tempDir('breaker'), 'dead.ndjson');
+  // Below one bulk request of this capture (108 documents, about 230 kB), above espcap's other requests.
+  await es('PUT', '/_cluster/settings', { persistent: { 'network.breaker.inflight_requests.limit': '100kb' } }, base);
+  try {
+    const run = ingest(dnsPcap, ['--retry-deadline', '3', '--dead-letter', deadLetter]);
+    assert.equal(await run.exited, 1, run.stderr());
+    const stderr = run.stderr();
+    // While it retries, the user is told why, once.
+    assert.equal([...stderr.matchAll(/warning: Elasticsearch refuses for now: Elasticsearch's circuit breaker refuses the requests \(its inflight_requests memory would reach .+, past the limit of 100kb\): give its nodes more heap, or send less at once \(--bulk-mb, --bulk-inflight\); retrying for up to 3 s/g)].length, 1, stderr);
+    assert.match(stderr, /\nespcap: Elasticsearch accepted no document for \d+ s: Elasticsearch's circuit breaker refuses the requests \(its inflight_requests memory would reach .+, past the limit of 100kb\): .*; stopped; /);
+    assert.equal(parseNdjson(fs.readFileSync(deadLetter, 'utf8')).length, packets);
+  } finally {
+    await es('PUT', '/_cluster/settings', { persistent: { 'network.breaker.inflight_requests.limit': null } }, base);
+  }
+  const again = ingest(dnsPcap, ['--quiet']);
+  assert.equal(await again.exited, 0, again.stderr());
+  await assertExactlyOnce(packets);
 });
 
 const root = process.getuid?.() === 0;

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { indexName } from '../src/elasticsearch/mapping';
 import { tempDir, testPcaps } from './support/paths';
 import { espcap } from './support/programs';
-import { es, esUrl, resetCluster, summary, tsharkCountsPerIndex } from './support/elasticsearch';
+import { es, esUrl, packetIndices, resetCluster, summary, tsharkCountsPerIndex } from './support/elasticsearch';
 
 const captures = fs.readdirSync(testPcaps).map((f) => path.join(testPcaps, f));
 
@@ -70,20 +70,21 @@ for (const period of ['week', 'month', 'year'] as const) {
   });
 }
 
-test('indices a single node can hold: no replica left unassigned (green), --shards primaries', { timeout: 300_000 }, async () => {
+test('indices a single node can hold: no replica left unassigned (green), --shards primaries, stored with best_compression', { timeout: 300_000 }, async () => {
   await resetCluster();
   const run = espcap(['--dir', testPcaps, '--node', esUrl(), '--shards', '2', '--quiet', '--dead-letter', path.join(tempDir('dl'), 'dead.ndjson')]);
   assert.equal(run.status, 0, run.stderr);
   const health = await es('GET', '/_cluster/health/packets-*?wait_for_status=green&timeout=30s');
   assert.equal(health.status, 'green', JSON.stringify(health));
   assert.equal(health.unassigned_shards, 0);
-  const settings = await es('GET', '/packets-*/_settings?filter_path=*.settings.index.number_of_shards,*.settings.index.number_of_replicas,*.settings.index.auto_expand_replicas');
-  const indices = Object.values(settings) as { settings: { index: { number_of_shards: string; number_of_replicas: string; auto_expand_replicas: string } } }[];
+  const settings = await es('GET', '/packets-*/_settings?filter_path=*.settings.index.number_of_shards,*.settings.index.number_of_replicas,*.settings.index.auto_expand_replicas,*.settings.index.codec');
+  const indices = Object.values(settings) as { settings: { index: { number_of_shards: string; number_of_replicas: string; auto_expand_replicas: string; codec: string } } }[];
   assert.ok(indices.length >= 2);
   for (const { settings: s } of indices) {
     assert.equal(s.index.number_of_shards, '2');
     assert.equal(s.index.auto_expand_replicas, '0-1');
     assert.equal(s.index.number_of_replicas, '0', 'one node: no replica to leave unassigned');
+    assert.equal(s.index.codec, 'best_compression', 'bench/results/storage.md: 0.6x the bytes of LZ4');
   }
 });
 
@@ -117,6 +118,45 @@ test('a cluster at its shard limit: one line naming the cause and the way out, e
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual(await countsOf('packets-*'), years);
   assert.equal((await es('GET', '/_cluster/health?wait_for_status=green&timeout=30s')).status, 'green');
+});
+
+/** The fields an index's mapping counts against index.mapping.total_fields.limit: every property, objects included. */
+function mappedFieldCount(properties: Record<string, { properties?: Record<string, unknown> }>): number {
+  return Object.values(properties).reduce((n, p) => n + 1 + (p.properties ? mappedFieldCount(p.properties as never) : 0), 0);
+}
+
+test('an index at its field limit: one warning naming the limit and the way out, every document indexed whole, exit 0; the fields it lacks counted in the summary', { timeout: 300_000 }, async () => {
+  await resetCluster();
+  const dl = path.join(tempDir('dl'), 'dead.ndjson');
+  // The template first, with the layer fields of one packet (GTP over IPv6).
+  assert.equal(espcap(['--file', path.join(testPcaps, 'ipv6-gtp6.pcap'), '--node', esUrl(), '--quiet', '--dead-letter', dl]).status, 0);
+  const [seeded] = await packetIndices();
+  const born = mappedFieldCount((await es('GET', `/${seeded}/_mapping`))[seeded].mappings.properties);
+  // An index for test_dns.pcap's day with room for five fields more than the template gives it, as a cluster's own rules might set.
+  const dns = path.join(testPcaps, 'test_dns.pcap');
+  const [[index, packets]] = [...(await tsharkCountsPerIndex([dns]))];
+  const limit = born + 5;
+  await es('PUT', `/${index}`, { settings: { 'index.mapping.total_fields.limit': limit } });
+  const run = espcap(['--file', dns, '--node', esUrl(), '--dead-letter', dl]);
+  assert.equal(run.status, 0, run.stderr);
+  const warnings = run.stderr.split('\n').filter((l) => l.includes('warning'));
+  assert.deepEqual(warnings, [
+    `espcap: warning: ${index} is at its limit of ${limit} fields (index.mapping.total_fields.limit): the fields it lacks are kept in _source but not searchable; ` +
+      `raise the limit for the documents to come (PUT /${index}/_settings {"index.mapping.total_fields.limit": 8500})`,
+  ]);
+  const unmapped = Number(/(\d+) fields beyond the per-index budget or an index's field limit are kept in _source but not searchable/.exec(run.stderr)?.[1]);
+  assert.ok(unmapped > 5, run.stderr);
+  const properties = (await es('GET', `/${index}/_mapping`))[index].mappings.properties;
+  assert.equal(mappedFieldCount(properties), born, 'the update that passes the limit adds none of its fields');
+  assert.equal(summary(run.stderr).indexed, packets);
+  // Whole in _source, searchable by the fields mapped before, not by the others.
+  const first = (await es('POST', `/${index}/_search`, { size: 1, query: { term: { frame_number: 1 } } })).hits.hits[0]._source;
+  const lacking = Object.entries(first.layers as Record<string, Record<string, unknown>>)
+    .flatMap(([layer, fields]) => Object.keys(fields).map((key) => [layer, key]))
+    .filter(([layer, key]) => !properties.layers.properties?.[layer]?.properties?.[key]);
+  assert.ok(lacking.length > 0, 'the first packet has fields the index lacks');
+  assert.equal((await es('POST', `/${index}/_count`, { query: { exists: { field: 'source.ip' } } })).count, packets);
+  assert.equal((await es('POST', `/${index}/_count`, { query: { exists: { field: `layers.${lacking[0][0]}.${lacking[0][1]}` } } })).count, 0);
 });
 
 /** An archive over `days` UTC days: copies of test_dns.pcap, the i-th moved i days later (editcap -t). */

@@ -23,6 +23,7 @@ import { Meta } from '../engine/engine';
 import { EspcapError, writeFailure } from '../errors';
 import { FileCounts, noFileCounts, PacketSink } from '../outputs/sink';
 import { backoff, describeError, sleep, withRetries } from './cluster';
+import { describeRefusal, EsError, fieldLimitIn } from './refusals';
 import { EsMapping, FIELD_BUDGET, fieldMapping, IndexLayout, indexName, layerFieldType, layerProperties, templateName } from './mapping';
 
 export interface BulkOptions {
@@ -41,6 +42,8 @@ export interface BulkOptions {
   refreshInterval: string;
   /** Which index a packet goes to (--index-prefix, --index-period). */
   layout: IndexLayout;
+  /** --quiet: no warning while retrying (the error that ends a run is always said). */
+  quiet: boolean;
 }
 
 export interface IndexCounts {
@@ -116,6 +119,10 @@ export class ElasticsearchSink implements PacketSink {
   /** Since when requests have been failing with no document accepted in between (see expired()). */
   private failingSince: number | undefined;
   private lastFailure = '';
+  /** When the last "refuses, retrying" warning was written: one a minute at most. */
+  private warnedAt = 0;
+  /** Indices at their field limit, said once each. */
+  private readonly atFieldLimit = new Set<string>();
   private readonly tallies = new WeakMap<DocumentBuilder, CaptureTally>();
   /** Index names by UTC day: a day is named once, not for every packet. */
   private readonly indexByDay = new Map<string, string>();
@@ -246,8 +253,16 @@ export class ElasticsearchSink implements PacketSink {
     return now - started >= this.options.retryDeadlineMs || (this.failingSince !== undefined && now - this.failingSince >= this.options.retryDeadlineMs);
   }
 
-  /** A request or item failed for a passing reason: the stall clock runs from the first such failure since the last success. */
+  /**
+   * A request or item failed for a passing reason: the stall clock runs from
+   * the first such failure since the last success. The user is told why
+   * espcap waits, when a stall begins (once a minute at most).
+   */
   private failing(reason: string): void {
+    if (this.failingSince === undefined && !this.options.quiet && Date.now() - this.warnedAt >= 60_000) {
+      this.warnedAt = Date.now();
+      process.stderr.write(`espcap: warning: Elasticsearch refuses for now: ${reason}; retrying for up to ${Math.round(this.options.retryDeadlineMs / 1000)} s\n`);
+    }
     this.failingSince ??= Date.now();
     this.lastFailure = reason;
   }
@@ -256,7 +271,7 @@ export class ElasticsearchSink implements PacketSink {
   private stopIfStalled(): void {
     if (this.failingSince === undefined || Date.now() - this.failingSince < this.options.retryDeadlineMs) return;
     this.failure ??= new EspcapError(
-      `Elasticsearch accepted no document for ${Math.round((Date.now() - this.failingSince) / 1000)} s (last: ${this.lastFailure}): stopped; ` +
+      `Elasticsearch accepted no document for ${Math.round((Date.now() - this.failingSince) / 1000)} s: ${this.lastFailure}; stopped; ` +
         `the documents it refused are in ${this.options.deadLetterPath}; run the same command again to index the rest`,
     );
   }
@@ -276,8 +291,8 @@ export class ElasticsearchSink implements PacketSink {
       for (const index of indices) {
         const done = this.mappedUpTo.get(index);
         if (done === this.fields.length) continue;
+        let fresh = this.fields.slice(done ?? 0);
         try {
-          let fresh = this.fields.slice(done ?? 0);
           if (done === undefined) {
             await this.createIndex(index);
             const mapped = await this.mappedLayerFields(index);
@@ -287,13 +302,24 @@ export class ElasticsearchSink implements PacketSink {
           this.mappedUpTo.set(index, this.fields.length);
         } catch (err) {
           if (err instanceof EspcapError) throw err; // said in full already
-          if (err instanceof errors.ResponseError && err.meta.statusCode === 400) {
+          const limit = err instanceof errors.ResponseError ? fieldLimitIn((err.meta.body as { error?: EsError } | undefined)?.error) : undefined;
+          if (limit !== undefined) {
+            // Documents are still indexed whole (layers is not dynamic): the new fields stay in _source only.
+            this.counts.unmappedFields += fresh.length;
+            if (!this.atFieldLimit.has(index))
+              process.stderr.write(
+                `espcap: warning: ${index} is at its limit of ${limit} fields (index.mapping.total_fields.limit): the fields it lacks are kept in _source but not searchable; ` +
+                  `raise the limit for the documents to come (PUT /${index}/_settings {"index.mapping.total_fields.limit": ${FIELD_BUDGET + 500}})\n`,
+              );
+            this.atFieldLimit.add(index);
+            this.mappedUpTo.set(index, this.fields.length);
+          } else if (err instanceof errors.ResponseError && err.meta.statusCode === 400) {
             // The index maps some of these fields differently (another template):
             // documents it rejects go to the dead-letter file with the reason.
             process.stderr.write(`espcap: warning: ${index}: mapping not updated: ${describeError(err)}\n`);
             this.mappedUpTo.set(index, this.fields.length);
           } else {
-            throw new EspcapError(`Elasticsearch: cannot prepare index ${index}: ${describeError(err)}`);
+            throw new EspcapError(`Elasticsearch: cannot prepare index ${index}: ${describeError(err)}; run the same command again to index the rest`);
           }
         }
       }
@@ -339,14 +365,19 @@ export class ElasticsearchSink implements PacketSink {
 
   /**
    * Creates an index from the template (an index that exists already is
-   * fine). A cluster that cannot take another index (its shard limit) stops
+   * fine). A cluster that cannot take another index (its shard limit), or
+   * whose nodes may not hold its shard (disk past the high watermark), stops
    * the run with one line saying what to do; the captures not finished are
    * read again by the next run.
    */
   private async createIndex(index: string): Promise<void> {
     try {
-      await this.retrying(() => this.client.indices.create({ index, settings: { 'index.refresh_interval': this.options.refreshInterval } }));
+      // Waits for the primary shard, at most 30 s or the retry deadline.
+      const timeout = `${Math.max(1, Math.min(30, Math.round(this.options.retryDeadlineMs / 1000)))}s`;
+      const created = await this.retrying(() => this.client.indices.create({ index, timeout, settings: { 'index.refresh_interval': this.options.refreshInterval } }));
+      if (!created.shards_acknowledged) await this.whyNoShard(index);
     } catch (err) {
+      if (err instanceof EspcapError) throw err;
       const body = err instanceof errors.ResponseError ? (err.meta.body as { error?: { type?: string; reason?: string } }) : undefined;
       if (body?.error?.type === 'resource_already_exists_exception') return;
       const limit = /this action would add \[(\d+)\] shards?, but this cluster currently has \[(\d+)\]\/\[(\d+)\] maximum (normal )?shards open/.exec(body?.error?.reason ?? '');
@@ -358,6 +389,24 @@ export class ElasticsearchSink implements PacketSink {
         );
       throw new EspcapError(`Elasticsearch: cannot create index ${index}: ${describeError(err)}`);
     }
+  }
+
+  /**
+   * A new index whose primary shard did not start: if no node may hold it
+   * (Elasticsearch's allocation explanation says why, often the disk), the
+   * run stops with that reason rather than wait a minute per request.
+   */
+  private async whyNoShard(index: string): Promise<void> {
+    type Decision = { decider: string; decision: string; explanation: string };
+    const explained = (await this.retrying(() =>
+      this.client.cluster.allocationExplain({ index, shard: 0, primary: true }),
+    )) as unknown as { current_state?: string; can_allocate?: string; node_allocation_decisions?: { deciders?: Decision[] }[] };
+    if (explained.current_state !== 'unassigned' || explained.can_allocate === 'yes' || explained.can_allocate === 'throttled') return;
+    const no = explained.node_allocation_decisions?.flatMap((n) => n.deciders ?? []).find((d) => d.decision === 'NO');
+    const wayOut = no?.decider === 'disk_threshold' ? 'free disk space on the nodes or delete old indices' : 'GET /_cluster/allocation/explain says more';
+    throw new EspcapError(
+      `Elasticsearch created index ${index}, but no node may hold its shard: ${no ? no.explanation : 'no node can take it'}; ${wayOut}; run the same command again to index the rest`,
+    );
   }
 
   private async send(items: Item[]): Promise<void> {
@@ -390,7 +439,7 @@ export class ElasticsearchSink implements PacketSink {
           this.counts[kind]++;
           items[i].capture.settle(kind);
         } else if (transientItemError(result.status, result.error) && !expired) {
-          this.failing(`HTTP ${result.status}: ${(result.error as { reason?: string } | undefined)?.reason ?? 'refused'}`);
+          this.failing(describeRefusal(result.status, result.error as EsError | undefined));
           again.push(items[i]);
         } else this.deadLetter([items[i]], result.status, result.error);
       });

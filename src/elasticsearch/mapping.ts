@@ -184,6 +184,9 @@ export function indexTemplate(layout: { prefix: string; shards: number } = { pre
         // 0 at creation, so that the shard limit counts what a single node will hold; a second node raises it to 1.
         'index.number_of_replicas': 0,
         'index.auto_expand_replicas': '0-1',
+        // Packet documents repeat themselves: stored with DEFLATE/zstd instead of LZ4 they take
+        // 0.6x the bytes on disk at no measurable cost in ingest rate (bench/results/storage.md).
+        'index.codec': 'best_compression',
       },
       mappings: {
         dynamic: false,

@@ -109,6 +109,7 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
       unsignedLong: info.unsignedLong,
       refreshInterval: choice.refreshInterval,
       layout,
+      quiet: run.quiet,
     },
   };
 
@@ -180,7 +181,7 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
         unmappedFields = Math.max(unmappedFields, r?.unmappedFields ?? 0);
       }
       if (counts.deadLettered) warn(`${counts.deadLettered} documents refused by Elasticsearch are in ${spec.bulk.deadLetterPath}, with the reasons`);
-      if (unmappedFields) warn(`${unmappedFields} fields beyond the per-index budget are kept in _source but not searchable`);
+      if (unmappedFields) warn(`${unmappedFields} fields beyond the per-index budget or an index's field limit are kept in _source but not searchable`);
       if (claims) {
         for (const { path: file, from } of claims.stats.takenOver) warn(`took over ${file}: the claim of ${from} was not renewed for --lease ${choice.leaseSeconds} s`);
         const { claimed, doneElsewhere, takenOver } = claims.stats;
