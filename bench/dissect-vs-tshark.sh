@@ -16,29 +16,38 @@ command -v /usr/bin/time >/dev/null || { echo "dissect-vs-tshark: GNU time is mi
 packets=$(capinfos -c -M "$capture" | awk -F': *' '/Number of packets/ {print $2}')
 espcap="node bin/espcap.js"
 
-# Prints "seconds peak_kb" of the median run (by time).
+# Prints "seconds peak_kb" of the median run (by time). A run that fails, or
+# writes other than the expected number of lines, fails the benchmark: a
+# failed run timed as a fast one would be a false result.
+#   measure EXPECTED_LINES COMMAND...
 measure() {
-  local results=() out
+  local expected=$1 results=() out lines
+  shift
   out=$(mktemp)
   for _ in $(seq "$runs"); do
-    /usr/bin/time -o "$out" -f '%e %M' "$@" > /dev/null 2>/dev/null || true
+    lines=$(/usr/bin/time -o "$out" -f '%e %M' "$@" 2> "$out.err" | wc -l) ||
+      { echo "dissect-vs-tshark: failed: $* ($(tail -1 "$out.err"))" >&2; exit 1; }
+    [ "$lines" = "$expected" ] || { echo "dissect-vs-tshark: $* wrote $lines lines, not $expected" >&2; exit 1; }
     results+=("$(tail -1 "$out")")
   done
-  rm -f "$out"
+  rm -f "$out" "$out.err"
   printf '%s\n' "${results[@]}" | sort -n | awk -v n="$runs" 'NR == int((n + 1) / 2)'
 }
 
 declare -A secs rss
+#   run NAME EXPECTED_LINES COMMAND...
 run() {
   local name=$1; shift
   read -r secs[$name] rss[$name] < <(measure "$@")
+  [ -n "${secs[$name]}" ] || exit 1
   echo "  $name: ${secs[$name]} s, peak RSS $((${rss[$name]} / 1024)) MB" >&2
 }
 
 echo "capture: $capture, $packets packets, $runs run(s) each" >&2
-run tshark_ek tshark -n -r "$capture" -T ek
-run espcap_ndjson $espcap --file "$capture" --output - --quiet
-run espcap_dissect_only $espcap --file "$capture" --dissect-only --quiet
+# tshark -T ek writes an action line and a document per packet; espcap a document per packet.
+run tshark_ek $((2 * packets)) tshark -n -r "$capture" -T ek
+run espcap_ndjson "$packets" $espcap --file "$capture" --output - --quiet
+run espcap_dissect_only 0 $espcap --file "$capture" --dissect-only --quiet
 
 rate() { awk -v p="$packets" -v s="$1" 'BEGIN { printf "%.0f", p / s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }

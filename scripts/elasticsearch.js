@@ -26,7 +26,7 @@
 //   ESPCAP_ES_HOME      cache dir (default ~/.cache/espcap/elasticsearch; as root
 //                       /var/cache/espcap/elasticsearch)
 //   ESPCAP_JAVA_HOME    JDK to run Elasticsearch with (default: a JDK >= 17 found here)
-//   ESPCAP_ES_HEAP      JVM heap (default 1g)
+//   ESPCAP_ES_HEAP      JVM heap (default: a quarter of the memory, 1 to 4 GiB)
 //
 // Elasticsearch refuses to run as root: as root, it runs as the system user
 // espcap-es (created if missing), which owns the distribution and the run dir.
@@ -86,8 +86,16 @@ function config(instance = 'run') {
     consoleLog: path.join(runDir, 'console.log'),
     statePath: path.join(runDir, 'state.json'),
     lockPath: path.join(cacheDir, 'lock'),
-    heap: process.env.ESPCAP_ES_HEAP || '1g',
+    heap: process.env.ESPCAP_ES_HEAP || defaultHeap(),
   };
+}
+
+// A quarter of this machine's memory, between 1 and 4 GiB. Every index costs
+// heap for its mapping: an archive of ~700 daily indices with thousands of
+// layer fields each passes a 1 GiB heap's circuit breaker (bench/results/archive-days.md).
+function defaultHeap() {
+  const mb = Math.floor(require('node:os').totalmem() / 4 / 1024 / 1024);
+  return `${Math.max(1024, Math.min(4096, mb))}m`;
 }
 
 function logger(quiet) {

@@ -6,8 +6,8 @@
 // The cluster is three Elasticsearch processes on loopback (the same
 // distribution the other tests use), started here and removed at the end;
 // indices get the default of one replica, so every shard has a copy on a
-// second node. Needs the harness to start clusters: skipped when the tests run
-// against a cluster given in ESPCAP_TEST_ES_URL.
+// second node. The harness starts it even when the other tests run against a
+// cluster given in ESPCAP_TEST_ES_URL.
 import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -25,14 +25,12 @@ interface Cluster {
   close(): Promise<void>;
 }
 
-const cannot = process.env.ESPCAP_TEST_HARNESS ? false : 'the tests run against a cluster given in ESPCAP_TEST_ES_URL; this file starts its own';
 const espcapBin = path.join(__dirname, '..', '..', 'bin', 'espcap.js');
 const capture = corpusEntries().find((e) => e.file === 'echo-connections.pcap.gz')!; // 82,582 packets, one day
 let cluster: Cluster;
 let base: string;
 
 before(async () => {
-  if (cannot) return;
   const harness = require(path.join(__dirname, '..', '..', 'scripts', 'elasticsearch.js'));
   cluster = await harness.startCluster({ nodes: 3, quiet: true });
   base = cluster.urls[0];
@@ -90,8 +88,10 @@ function ingest(file: string, extra: string[] = []) {
   return { exited, stderr: () => stderr };
 }
 
-async function waitForDocuments(n: number): Promise<void> {
-  while ((await anyNode((url) => indexedSoFar(url))) < n) await sleep(200);
+async function waitForDocuments(n: number, seconds = 120): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  for (let seen = 0; (seen = await anyNode((url) => indexedSoFar(url))) < n; await sleep(200))
+    assert.ok(Date.now() < until, `waited ${seconds} s for ${n} documents, ${seen} indexed`);
 }
 
 /** Every packet of the capture is in the cluster exactly once: N documents, frame numbers 1..N each once. */
@@ -115,7 +115,7 @@ async function primaryNode(): Promise<number> {
   return Number(name.replace('node-', '')) - 1;
 }
 
-test('the node holding the primary crashes (SIGKILL) mid-run and comes back: every packet once, exit code 0, retries reported', { skip: cannot }, async () => {
+test('the node holding the primary crashes (SIGKILL) mid-run and comes back: every packet once, exit code 0, retries reported', async () => {
   await clean();
   const run = ingest(capture.path);
   await waitForDocuments(15000);
@@ -136,7 +136,7 @@ test('the node holding the primary crashes (SIGKILL) mid-run and comes back: eve
   await assertExactlyOnce(capture.packets!);
 });
 
-test('the whole cluster stopped for 30 s mid-run and started again: every packet once, exit code 0', { skip: cannot }, async () => {
+test('the whole cluster stopped for 30 s mid-run and started again: every packet once, exit code 0', async () => {
   await clean();
   const run = ingest(capture.path);
   await waitForDocuments(15000);
@@ -159,7 +159,7 @@ for (const [block, status] of [
   ['read_only_allow_delete', 429], // what Elasticsearch sets itself when a disk passes the flood-stage watermark
   ['read_only', 403], // what an administrator sets
 ] as const) {
-  test(`index.blocks.${block} (${status}) set mid-run and lifted 10 s later: espcap waits it out, nothing lost`, { skip: cannot }, async () => {
+  test(`index.blocks.${block} (${status}) set mid-run and lifted 10 s later: espcap waits it out, nothing lost`, async () => {
     await clean();
     const run = ingest(capture.path);
     await waitForDocuments(15000);
@@ -192,7 +192,7 @@ async function blockedIndex(): Promise<{ index: string; packets: number }> {
   return { index, packets };
 }
 
-test('writes blocked for good: past --retry-deadline espcap stops with one line, every packet read is in the dead-letter file with the reason, exit code 1', { skip: cannot }, async () => {
+test('writes blocked for good: past --retry-deadline espcap stops with one line, every packet read is in the dead-letter file with the reason, exit code 1', async () => {
   await clean();
   const { index, packets } = await blockedIndex();
   const deadLetter = path.join(tempDir('blocked'), 'dead letters.ndjson');
@@ -218,7 +218,7 @@ test('writes blocked for good: past --retry-deadline espcap stops with one line,
   assert.deepEqual(letters.map((l) => l.document.frame_number), Array.from({ length: packets }, (_, i) => i + 1));
 });
 
-test('the cluster gone for longer than --retry-deadline: espcap stops with one line instead of waiting the deadline per request', { skip: cannot }, async () => {
+test('the cluster gone for longer than --retry-deadline: espcap stops with one line instead of waiting the deadline per request', async () => {
   await clean();
   const deadLetter = path.join(tempDir('gone'), 'dead.ndjson');
   const run = ingest(capture.path, ['--retry-deadline', '10', '--dead-letter', deadLetter, '--quiet']);
@@ -280,7 +280,7 @@ const readOnlyAllowDelete = async (index: string) =>
   (await es('GET', `/${index}/_settings?filter_path=*.settings.index.blocks`, undefined, base))[index]?.settings?.index?.blocks?.read_only_allow_delete === 'true';
 
 let letterCapture = '';
-test('a disk past the flood-stage watermark: one line naming it and the way out, exit 1, nothing lost (claims refused; without claims, what was read dead-lettered); once the disk is free the same command indexes every packet once', { skip: cannot, timeout: 300_000 }, async () => {
+test('a disk past the flood-stage watermark: one line naming it and the way out, exit 1, nothing lost (claims refused; without claims, what was read dead-lettered); once the disk is free the same command indexes every packet once', { timeout: 300_000 }, async () => {
   await clean();
   await inUse();
   const [[index, packets]] = [...(await tsharkCountsPerIndex([dnsPcap]))];
@@ -321,7 +321,7 @@ test('a disk past the flood-stage watermark: one line naming it and the way out,
   assert.equal(await anyNode((url) => count({ term: { capture_id: letterCapture } }, url)), packets);
 });
 
-test('a new index no node may hold (every disk past the high watermark): one line with Elasticsearch\'s reason, exit 1, nothing lost: the next run indexes every packet once', { skip: cannot, timeout: 300_000 }, async () => {
+test('a new index no node may hold (every disk past the high watermark): one line with Elasticsearch\'s reason, exit 1, nothing lost: the next run indexes every packet once', { timeout: 300_000 }, async () => {
   await clean();
   await inUse();
   const [[index, packets]] = [...(await tsharkCountsPerIndex([dnsPcap]))];
@@ -341,7 +341,7 @@ test('a new index no node may hold (every disk past the high watermark): one lin
   assert.equal(await anyNode((url) => es('GET', `/${index}/_count`, undefined, url)).then((r) => r.count), packets);
 });
 
-test('the in-flight-requests circuit breaker refuses every bulk request ("Data too large", 429): espcap retries, then one line naming the breaker and the way out, exit 1; lifted, the same command indexes every packet once', { skip: cannot, timeout: 300_000 }, async () => {
+test('the in-flight-requests circuit breaker refuses every bulk request ("Data too large", 429): espcap retries, then one line naming the breaker and the way out, exit 1; lifted, the same command indexes every packet once', { timeout: 300_000 }, async () => {
   await clean();
   const [[, packets]] = [...(await tsharkCountsPerIndex([dnsPcap]))];
   const deadLetter = path.join(tempDir('breaker'), 'dead.ndjson');
@@ -365,7 +365,7 @@ test('the in-flight-requests circuit breaker refuses every bulk request ("Data t
 
 const root = process.getuid?.() === 0;
 
-test('the dead-letter file on a full disk: a one-line error, exit code 1, what was written stays whole', { skip: cannot || (!root && 'mounting a small file system needs root') }, async () => {
+test('the dead-letter file on a full disk: a one-line error, exit code 1, what was written stays whole', { skip: !root && 'mounting a small file system needs root' }, async () => {
   await clean();
   const { packets } = await blockedIndex();
   const mount = tempDir('full-disk');

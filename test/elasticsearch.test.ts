@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { corpusEntries, tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, inParallel, parseNdjson, tshark } from './support/programs';
-import { count, countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster, summary, tsharkCountsPerIndex } from './support/elasticsearch';
+import { count, countsPerIndex, es, esUrl, packetIndices, resetCluster, summary, tsharkCountsPerIndex, waitForIndexed } from './support/elasticsearch';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap');
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
@@ -196,7 +196,7 @@ test('a cluster that crashes mid-run and comes back: retries, nothing lost, noth
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
 
   // Let part of it in, then crash the cluster (SIGKILL), keep it down, bring it back.
-  while ((await indexedSoFar()) < 5000) await new Promise((r) => setTimeout(r, 100));
+  await waitForIndexed(5000);
   assert.equal(await harness.kill({ quiet: true }), true);
   await new Promise((r) => setTimeout(r, 3000));
   await harness.start({ quiet: true, keepData: true });
@@ -221,7 +221,7 @@ test('Ctrl-C mid-run: everything read is flushed and indexed, the summary adds u
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  while ((await indexedSoFar()) < 3000) await new Promise((r) => setTimeout(r, 100));
+  await waitForIndexed(3000);
   process.kill(-child.pid!, 'SIGINT');
   assert.equal(await exited, 0, stderr);
   const s = summary(stderr);

@@ -23,7 +23,10 @@ test('the field registry has every field with its type, name and document keys',
   const own = new Set(registry.map((f) => `${f.layer}.${f.key}`));
   const foreign = new Set(registry.map((f) => f.foreignKey));
   const stripped = (layer: string, key: string) => foreign.has(`${layer}_${key}`);
-  const docs = parseNdjson(espcap(['--file', path.join(testPcaps, 'test_http.pcap'), '--output', '-', '--quiet']).stdout);
+  const run = espcap(['--file', path.join(testPcaps, 'test_http.pcap'), '--output', '-', '--quiet']);
+  assert.equal(run.status, 0, run.stderr);
+  const docs = parseNdjson(run.stdout);
+  assert.ok(docs.length > 0);
   for (const doc of docs)
     for (const [layer, value] of Object.entries(doc.layers as Record<string, object>))
       for (const occurrence of Array.isArray(value) ? value : [value])

@@ -176,7 +176,7 @@ test('loopback capture works (--nic lo)', { skip: cannot }, async (t) => {
   assert.deepEqual(docs.map(documentRow), await expectedRows(dnsPcap));
 });
 
-test('--user root is refused: packets are never dissected as root', { skip: cannot }, () => {
+test('--user root is refused: packets are never dissected as root', () => {
   const run = espcap(['--nic', 'lo', '--user', 'root', '--count', '1']);
   assert.equal(run.status, 2);
   assert.match(run.stderr, /^espcap: --user root is root: packets are never dissected as root; name an unprivileged user\n$/);

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
 import { espcap, tshark } from './support/programs';
-import { countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster, summary, tsharkCountsPerIndex } from './support/elasticsearch';
+import { countsPerIndex, es, esUrl, indexedSoFar, packetIndices, resetCluster, summary, tsharkCountsPerIndex, waitForIndexed } from './support/elasticsearch';
 import { Progress } from '../src/cli/progress';
 
 const broken = 'bad_truncated_mid_record.pcap'; // 33 whole packets, then cut short
@@ -140,7 +140,7 @@ test('a dissecting process killed mid-run: its file is reported, every other fil
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  while ((await indexedSoFar()) < 2000) await new Promise((r) => setTimeout(r, 50));
+  await waitForIndexed(2000);
   const workers = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
   assert.ok(workers.length >= 1);
   process.kill(workers[0], 'SIGKILL');

@@ -4,6 +4,7 @@
 // test files whose names contain one of the words.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 interface Harness {
@@ -40,13 +41,43 @@ async function main(): Promise<number> {
     }
     console.error(`Elasticsearch at ${cluster.url}`);
   }
+  const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'espcap-test-')), 'report.tap');
   try {
     // One file at a time: the files that index share one cluster and reset it.
-    const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit', env: process.env });
-    return result.status ?? 1;
+    // Every test has a deadline (its own, or TEST_DEADLINE_MS): a hang fails it.
+    // The report goes to the terminal and, for the check of skips below, to a file.
+    const result = spawnSync(
+      process.execPath,
+      ['--test', '--test-concurrency=1', `--test-timeout=${TEST_DEADLINE_MS}`, '--test-reporter=tap', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${report}`, ...files],
+      { stdio: 'inherit', env: process.env },
+    );
+    const skipsFailed = checkSkips(fs.readFileSync(report, 'utf8'));
+    return result.status || (skipsFailed ? 1 : 0);
   } finally {
+    fs.rmSync(path.dirname(report), { recursive: true, force: true });
     await stop?.();
   }
+}
+
+/** The longest any test may take unless it sets its own timeout. */
+const TEST_DEADLINE_MS = 20 * 60_000;
+
+/**
+ * A skipped test is a claim left untested, so skips are printed with their
+ * reasons, and only a machine without root may skip (the README lists what
+ * those tests need: network namespaces, mounting a small file system). As
+ * root, which CI is, one skip fails the run.
+ */
+function checkSkips(tap: string): boolean {
+  const skips = [...tap.matchAll(/^\s*ok \d+ - (.*) # SKIP ?(.*)$/gm)]
+    .map(([, name, reason]) => ({ name, reason }))
+    .filter((s) => s.reason !== 'test name does not match pattern');
+  for (const s of skips) console.error(`npm test: skipped: ${s.name} (${s.reason || 'no reason given'})`);
+  if (skips.length && process.getuid?.() === 0) {
+    console.error(`npm test: ${skips.length} test${skips.length === 1 ? '' : 's'} skipped as root: every test must run here`);
+    return true;
+  }
+  return false;
 }
 
 main().then(

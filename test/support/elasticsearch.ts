@@ -49,14 +49,10 @@ export async function count(query: unknown, base = esUrl()): Promise<number> {
   return (await es('POST', '/packets-*/_count', { query }, base)).count;
 }
 
-/** Documents indexed so far (refreshing first: espcap's indices refresh only every 30 s), 0 while none. */
+/** Documents indexed so far (refreshing first: espcap's indices refresh only every 30 s), 0 while there is no index; an error throws. */
 export async function indexedSoFar(base = esUrl()): Promise<number> {
-  try {
-    await es('POST', '/packets-*/_refresh', undefined, base);
-    return (await es('GET', '/packets-*/_count', undefined, base)).count ?? 0;
-  } catch {
-    return 0;
-  }
+  await es('POST', '/packets-*/_refresh', undefined, base);
+  return (await es('GET', '/packets-*/_count', undefined, base)).count ?? 0;
 }
 
 /**
@@ -91,4 +87,11 @@ export function summary(stderr: string) {
   assert.ok(m, `no summary in:\n${stderr}`);
   const [read, indexed, duplicates, deadLettered, notSent, retries] = m.slice(1).map(Number);
   return { read, indexed, duplicates, deadLettered, notSent, retries };
+}
+
+/** Waits until `n` documents are indexed; fails past `seconds` with what it saw. */
+export async function waitForIndexed(n: number, seconds = 120, base = esUrl()): Promise<void> {
+  const until = Date.now() + seconds * 1000;
+  for (let seen = 0; (seen = await indexedSoFar(base)) < n; await new Promise((r) => setTimeout(r, 100)))
+    assert.ok(Date.now() < until, `waited ${seconds} s for ${n} documents, ${seen} indexed`);
 }

@@ -50,9 +50,12 @@ export async function forEachDocument(file: string, each: (doc: Doc, line: strin
 export function tshark(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     // Times in UTC, whatever the machine's zone.
-    execFile('tshark', ['-n', ...args], { maxBuffer: 1 << 30, encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }, (err, stdout) => {
-      // tshark exits non-zero on a damaged file after printing the good packets.
-      if (err && typeof (err as any).code !== 'number') reject(err);
+    execFile('tshark', ['-n', ...args], { maxBuffer: 1 << 30, encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }, (err, stdout, stderr) => {
+      // tshark exits 2 on a damaged capture after printing its good packets
+      // ('The file "..." appears to be damaged', '... cut short'): that is a
+      // reference. Any other failure (a missing file, a bad filter or field) is not.
+      const damaged = (err as { code?: unknown } | null)?.code === 2 && /tshark: The file ".*"/.test(stderr) && !/doesn't exist/.test(stderr);
+      if (err && !damaged) reject(new Error(`tshark ${args.join(' ')}: ${stderr.replace(/^Running as user.*\n/, '').trim() || err.message}`));
       else resolve(stdout);
     });
   });
