@@ -1,12 +1,12 @@
 // The command line: flags, modes, exit codes and one-line errors.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { tempDir, testPcaps } from './support/paths';
-import { espcap, parseNdjson, tshark } from './support/programs';
+import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
+import { espcap, espcapAsync, parseNdjson, tshark } from './support/programs';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap');
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
@@ -235,4 +235,65 @@ test('a closed output pipe (espcap ... | head) ends espcap quietly with exit cod
   assert.match(out, /^\{"@timestamp":/);
   assert.match(out, /\nstatus=0\n$/);
   assert.equal(fs.readFileSync(errFile, 'utf8'), '');
+});
+
+/** espcap on the 82,582-packet corpus capture to an NDJSON file, in the background; resolves once documents are being written. */
+async function busyRun(out: string) {
+  const big = path.join(corpusDir, 'echo-connections.pcap.gz');
+  const run = espcapAsync(['--file', big, '--output', out, '--workers', '1']);
+  const until = Date.now() + 60_000;
+  while (!fs.existsSync(out) || fs.statSync(out).size < 1_000_000) {
+    assert.ok(Date.now() < until, 'waited 60 s for espcap to write documents');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return run;
+}
+
+test('SIGTERM, like a first Ctrl-C, stops reading, writes every document dissected, prints the summary, exit code 0', async () => {
+  const out = path.join(tempDir('term'), 'out.ndjson');
+  const run = await busyRun(out);
+  process.kill(run.pid, 'SIGTERM');
+  const { status, stderr } = await run.done;
+  assert.equal(status, 0, stderr);
+  const written = Number(/(\d+) packets from 1 capture file/.exec(stderr)?.[1]);
+  assert.match(stderr, /interrupted/);
+  const text = fs.readFileSync(out, 'utf8');
+  assert.ok(text.endsWith('\n'), 'the last document is whole');
+  const docs = parseNdjson(text);
+  assert.ok(docs.length > 0 && docs.length < 82582, `stopped part-way: ${docs.length}`);
+  assert.equal(docs.length, written, stderr);
+  assert.deepEqual(docs.map((d) => d.frame_number), docs.map((_, i) => i + 1), 'every packet up to the stop, once, in order');
+});
+
+test('a second Ctrl-C stops at once, without flushing: one line, exit code 130, no dissecting process left', async () => {
+  // Documents to a pipe nobody reads any more: the first Ctrl-C's flush cannot finish.
+  const big = path.join(corpusDir, 'echo-connections.pcap.gz');
+  const child = spawn(process.execPath, [espcapBin, '--file', big, '--output', '-', '--workers', '1']);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let read = 0;
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => {
+      read += d.length;
+      if (read > 1_000_000) {
+        child.stdout.pause();
+        resolve();
+      }
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const children = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  assert.ok(children.length > 0, 'a dissecting process runs');
+  process.kill(child.pid!, 'SIGINT');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(child.exitCode, null, 'still flushing into the full pipe');
+  const second = Date.now();
+  process.kill(child.pid!, 'SIGINT');
+  assert.equal(await exited, 130, stderr);
+  assert.ok(Date.now() - second < 5000, `stopped ${Date.now() - second} ms after the second Ctrl-C`);
+  assert.match(stderr, /^espcap: interrupted twice: stopped without flushing$/m);
+  await new Promise((r) => setTimeout(r, 500));
+  for (const pid of children) assert.ok(!fs.existsSync(`/proc/${pid}`) || /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8')), `dissecting process ${pid} is gone`);
+  child.stdout.destroy();
 });

@@ -327,6 +327,14 @@ test('a new index no node may hold (every disk past the high watermark): one lin
   const [[index, packets]] = [...(await tsharkCountsPerIndex([dnsPcap]))];
   try {
     await diskWatermarks('high');
+    // Elasticsearch reads the disks' use only every 10 s once the checks are on: wait until a new index is refused.
+    await waitUntil('the high watermark to refuse a new index', 90, async () => {
+      await es('PUT', '/probe-watermark?wait_for_active_shards=0', {}, base);
+      await sleep(1500); // a primary that may be allocated starts in well under that
+      const health = await es('GET', '/_cluster/health/probe-watermark', undefined, base);
+      await es('DELETE', '/probe-watermark', undefined, base);
+      return health.active_primary_shards === 0;
+    });
     const run = ingest(dnsPcap, ['--retry-deadline', '5', '--quiet']);
     assert.equal(await run.exited, 1, run.stderr());
     const lines = run.stderr().trim().split('\n');

@@ -261,3 +261,14 @@ test('wrong credentials: one line, exit code 1, the password shown nowhere (stan
     server.close();
   }
 });
+
+test('everything indexed is searchable when espcap exits, though its indices refresh only every 30 s: espcap refreshes them itself', async () => {
+  await resetCluster();
+  const dns = path.join(testPcaps, 'test_dns.pcap');
+  const run = espcap(['--file', dns, '--node', esUrl(), '--quiet', '--dead-letter', path.join(tempDir('dl'), 'dead.ndjson')]);
+  assert.equal(run.status, 0, run.stderr);
+  // No refresh of the test's own before the count.
+  assert.equal((await es('GET', '/packets-*/_count')).count, 108);
+  const settings = await es('GET', '/packets-*/_settings?filter_path=*.settings.index.refresh_interval');
+  assert.deepEqual(Object.values(settings).map((s: any) => s.settings.index.refresh_interval), ['30s']);
+});

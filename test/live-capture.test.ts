@@ -45,6 +45,19 @@ async function startCapture(t: TestContext, args: string[]): Promise<Capture> {
   return { child, stderr: () => stderr, exited };
 }
 
+/** Waits for espcap's exit at most `seconds`: a lost packet under --count fails the test instead of hanging it. */
+async function exitWithin(capture: Capture, seconds: number, what: string): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${seconds} s for espcap to ${what}:\n${capture.stderr()}`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([capture.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What tshark reads from a capture, per packet: the fields compared with the live documents. */
 async function expectedRows(file: string): Promise<string[]> {
   const rows = await tsharkFields(file, ['frame.len', 'ip.src', 'ip.dst', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'dns.id']);
@@ -62,7 +75,7 @@ test('packets replayed over veth arrive complete, in order, with the fields tsha
   const out = path.join(tempDir('live'), 'http.ndjson');
   const capture = await startCapture(t, ['--output', out, '--count', '1268']);
   net.replay(httpPcap, 2000);
-  assert.equal(await capture.exited, 0, capture.stderr());
+  assert.equal(await exitWithin(capture, 60, 'stop at --count 1268'), 0, capture.stderr());
   const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
   assert.equal(docs.length, 1268);
   assert.deepEqual(docs.map(documentRow), await expectedRows(httpPcap));
@@ -78,7 +91,7 @@ test('--bpf keeps exactly the matching packets: DNS over UDP out of HTTP and DNS
   net.replay(dnsPcap, 2000);
   await new Promise((r) => setTimeout(r, 1000));
   process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await capture.exited, 0, capture.stderr());
+  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
   const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
   const dnsRows = (await tsharkFields(dnsPcap, ['udp.port'], ['-Y', 'udp.port == 53'])).length;
   assert.ok(dnsRows > 0);
@@ -98,7 +111,7 @@ test('dissection runs unprivileged: after opening the interface espcap and its d
   assert.deepEqual(uid(espcapPid), [nobody, nobody]);
   for (const worker of workers) assert.deepEqual(uid(worker), [nobody, nobody]);
   process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await capture.exited, 0, capture.stderr());
+  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
   assert.match(capture.stderr(), /dissecting as nobody/);
 });
 
@@ -110,7 +123,7 @@ test('a dissecting process past its memory limit is replaced while capture goes 
   // 150 MB is below a dissecting process's size after start-up: each is replaced after 10,000 packets.
   const capture = await startCapture(t, ['--output', out, '--count', '82582', '--worker-max-rss', '150']);
   net.replay(capture82k, 20000);
-  assert.equal(await capture.exited, 0, capture.stderr());
+  assert.equal(await exitWithin(capture, 120, 'stop at --count 82582'), 0, capture.stderr());
   const replaced = Number(/dissecting process replaced (\d+) time/.exec(capture.stderr())?.[1] ?? 0);
   assert.ok(replaced >= 3, capture.stderr());
   const frames: number[] = [];
@@ -152,7 +165,7 @@ test('live packets indexed into Elasticsearch as they come: one document per pac
   while ((await live()) < 108 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   assert.equal(await live(), 108, 'every packet indexed within seconds, before espcap stops');
   process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await capture.exited, 0, capture.stderr());
+  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
   assert.match(capture.stderr(), /108 packets read, 108 indexed/);
   assert.equal(await live(), 108);
 });
@@ -174,6 +187,46 @@ test('loopback capture works (--nic lo)', { skip: cannot }, async (t) => {
   assert.equal(await exited, 0, stderr);
   const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
   assert.deepEqual(docs.map(documentRow), await expectedRows(dnsPcap));
+});
+
+test('SIGTERM stops capturing: every packet captured is written, the summary printed, exit code 0', { skip: cannot }, async (t) => {
+  const out = path.join(tempDir('live'), 'term.ndjson');
+  const capture = await startCapture(t, ['--output', out]);
+  net.replay(dnsPcap, 2000);
+  await new Promise((r) => setTimeout(r, 1000));
+  process.kill(capture.child.pid!, 'SIGTERM');
+  assert.equal(await exitWithin(capture, 30, 'stop after SIGTERM'), 0, capture.stderr());
+  assert.match(capture.stderr(), /108 packets captured on espcap0 in [\d.]+ s, 108 dissected; dropped: 0 by the kernel, 0 by the interface, 0 by espcap, interrupted/);
+  assert.deepEqual(parseNdjson(fs.readFileSync(out, 'utf8')).map(documentRow), await expectedRows(dnsPcap));
+});
+
+test('drops caused for real (the capturing process stopped while a burst fills its 1 MiB kernel buffer): counted, shown in the summary and in --stats-interval; every packet captured is written', { skip: cannot }, async (t) => {
+  const out = path.join(tempDir('live'), 'drops.ndjson');
+  const capture = await startCapture(t, ['--output', out, '--buffer-size', '1', '--stats-interval', '1']);
+  const loops = 8; // 8 x 1268 packets, about 6 MB
+  process.kill(capture.child.pid!, 'SIGSTOP');
+  try {
+    execFileSync('ip', ['netns', 'exec', net.sender, 'tcpreplay', '-q', '--topspeed', `--loop=${loops}`, '-i', net.peer, httpPcap], { stdio: 'ignore' });
+  } finally {
+    process.kill(capture.child.pid!, 'SIGCONT');
+  }
+  // Let it write what it holds and print a statistics line, then stop it.
+  await new Promise((r) => setTimeout(r, 3000));
+  process.kill(capture.child.pid!, 'SIGINT');
+  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
+  const m = /(\d+) packets captured on espcap0 in [\d.]+ s, (\d+) dissected; dropped: (\d+) by the kernel, (\d+) by the interface, (\d+) by espcap/.exec(capture.stderr());
+  assert.ok(m, capture.stderr());
+  const [captured, dissected, kernelDrops, , espcapDrops] = m.slice(1).map(Number);
+  assert.ok(kernelDrops > 0, `the kernel dropped packets: ${m[0]}`);
+  assert.equal(espcapDrops, 0);
+  assert.equal(captured + kernelDrops, 1268 * loops, 'every packet sent was captured or counted as dropped');
+  assert.equal(dissected, captured);
+  assert.equal(parseNdjson(fs.readFileSync(out, 'utf8')).length, captured);
+  // --stats-interval: a JSON line a second while it ran, and the last one as the summary says.
+  const stats = capture.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  assert.ok(stats.length >= 2, capture.stderr());
+  const last = stats[stats.length - 1];
+  assert.deepEqual([last.captured, last.dissected, last.kernel_drops, last.espcap_drops], [captured, dissected, kernelDrops, 0]);
 });
 
 test('--user root is refused: packets are never dissected as root', () => {
