@@ -3,6 +3,10 @@
 // N documents per request, as a user of tshark would. Removes the `_type` that
 // tshark 4.0 still writes (Elasticsearch 8 refuses it) and renames its
 // packets-* indices to tshark-packets-* so they do not mix with espcap's.
+// tshark writes some keys twice in one object (eth_eth_addr, ...), and
+// Elasticsearch refuses such documents: as a user must, each document is
+// parsed and written again, which keeps the last value of a repeated key.
+// Installs a template raising the field limit for tshark-packets-*.
 // Prints one JSON line: {"docs":N,"accepted":N,"rejected":N,"firstError":"..."}.
 'use strict';
 const readline = require('node:readline');
@@ -30,6 +34,11 @@ async function flush() {
 }
 
 (async () => {
+  // Dynamic mapping of tshark's field names passes Elasticsearch's default
+  // limit of 1,000 fields per index on varied traffic: raised, as a user must.
+  const template = { index_patterns: ['tshark-packets-*'], priority: 100, template: { settings: { 'index.mapping.total_fields.limit': 50000 } } };
+  const put = await fetch(`${url}/_index_template/tshark-packets`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(template) });
+  if (!put.ok) throw new Error(`cannot install the tshark-packets template: ${(await put.text()).slice(0, 300)}`);
   const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
   for await (const line of input) {
     if (!line) continue;
@@ -39,7 +48,7 @@ async function flush() {
       action.index._index = 'tshark-' + action.index._index;
       lines.push(JSON.stringify(action));
     } else {
-      lines.push(line);
+      lines.push(JSON.stringify(JSON.parse(line)));
       if (++docs % chunk === 0) await flush();
     }
   }

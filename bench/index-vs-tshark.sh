@@ -32,15 +32,19 @@ node bin/espcap.js --file "$capture" --node "$url" --quiet --no-resume --dead-le
 espcap_es=$(seconds "$t0")
 curl -s -XPOST "$url/packets-*/_refresh" > /dev/null
 espcap_docs=$(curl -s "$url/packets-*/_count" | sed 's/.*"count":\([0-9]*\).*/\1/')
+[ "$espcap_docs" = "$packets" ] || { echo "index-vs-tshark: espcap indexed $espcap_docs documents of $packets" >&2; exit 1; }
 
 t0=$(date +%s.%N)
-node bin/espcap.js --file "$capture" --output - --quiet > /dev/null
+lines=$(node bin/espcap.js --file "$capture" --output - --quiet | wc -l)
 espcap_out=$(seconds "$t0")
+[ "$lines" = "$packets" ] || { echo "index-vs-tshark: espcap --output - wrote $lines documents, not $packets" >&2; exit 1; }
 
 drop_indices 'tshark-packets-*'
 t0=$(date +%s.%N)
 tshark_result=$(tshark -n -r "$capture" -T ek 2>/dev/null | node bench/ek-to-bulk.js "$url" 1000)
 tshark_es=$(seconds "$t0")
+tshark_docs=$(echo "$tshark_result" | sed -n 's/.*"accepted":\([0-9]*\).*/\1/p')
+[ "$tshark_docs" = "$packets" ] || { echo "index-vs-tshark: tshark -T ek | _bulk indexed ${tshark_docs:-no} documents of $packets: $tshark_result" >&2; exit 1; }
 
 echo "| pipeline | seconds | packets/s | documents in Elasticsearch |"
 echo "|---|---|---|---|"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Parallel ingest of a directory of captures, side by side, in one run:
-#   1. espcap --dir D --output /dev/null with 1 worker and with 2 (or --workers
+#   1. espcap --dir D --output FILE with 1 worker and with 2 (or --workers
 #      given by ESPCAP_BENCH_WORKERS): packets/s and their ratio, median of RUNS;
 #   2. end to end into one local Elasticsearch: espcap --dir D --node URL
 #      (all cores) against tshark -T ek | _bulk over the same files, run
@@ -18,13 +18,28 @@ cores=$(nproc)
 workers=${ESPCAP_BENCH_WORKERS:-2}
 
 rate() { awk -v p="$1" -v s="$2" 'BEGIN { printf "%.0f", p / s }'; }
-timed() { local t0; t0=$(date +%s.%N); "$@" > /dev/null; seconds "$t0"; }
+# A run that fails, or writes other than one document per packet, fails the benchmark.
+timed() { local t0; t0=$(date +%s.%N); "$@" > /dev/null || { echo "ingest-dir: failed: $*" >&2; return 1; }; seconds "$t0"; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+# Runs espcap with --output into a file and prints the seconds; fails unless it wrote one document per packet.
+timed_documents() {
+  local t0 secs lines
+  t0=$(date +%s.%N)
+  "$@" --output "$out" || { echo "ingest-dir: failed: $*" >&2; return 1; }
+  secs=$(seconds "$t0")
+  lines=$(wc -l < "$out")
+  [ "$lines" = "$packets" ] || { echo "ingest-dir: $* wrote $lines documents, not $packets" >&2; return 1; }
+  echo "$secs"
+}
 
 echo "directory: $dir, ${#files[@]} files, $packets packets; $cores cores" >&2
 one=() many=()
 for i in $(seq "$runs"); do
-  one+=("$(timed node bin/espcap.js --dir "$dir" --output /dev/null --workers 1 --quiet)")
-  many+=("$(timed node bin/espcap.js --dir "$dir" --output /dev/null --workers "$workers" --quiet)")
+  t=$(timed_documents node bin/espcap.js --dir "$dir" --workers 1 --quiet) || exit 1
+  one+=("$t")
+  t=$(timed_documents node bin/espcap.js --dir "$dir" --workers "$workers" --quiet) || exit 1
+  many+=("$t")
   echo "run $i: 1 worker ${one[-1]} s, $workers workers ${many[-1]} s" >&2
 done
 t1=$(median "${one[@]}")
@@ -43,10 +58,11 @@ drop_indices 'packets-*'
 node bin/espcap.js --file "${files[0]}" --file "${files[1]}" --node "$url" --quiet --no-resume --dead-letter /dev/null
 drop_indices 'packets-*'
 curl -s -XDELETE "$url/espcap-ingest-state" > /dev/null
-es=$(timed node bin/espcap.js --dir "$dir" --node "$url" --quiet --dead-letter /dev/null)
+es=$(timed node bin/espcap.js --dir "$dir" --node "$url" --quiet --dead-letter /dev/null) || exit 1
 es_docs=$(count 'packets-*')
+[ "$es_docs" = "$packets" ] || { echo "ingest-dir: espcap indexed $es_docs documents of $packets" >&2; exit 1; }
 # Nothing is left to do for a second run: it only checks the resume state.
-again=$(timed node bin/espcap.js --dir "$dir" --node "$url" --quiet --dead-letter /dev/null)
+again=$(timed node bin/espcap.js --dir "$dir" --node "$url" --quiet --dead-letter /dev/null) || exit 1
 
 drop_indices 'tshark-packets-*'
 t0=$(date +%s.%N)
@@ -54,11 +70,12 @@ printf '%s\0' "${files[@]}" |
   xargs -0 -P "$cores" -I{} sh -c 'tshark -n -r "$1" -T ek 2>/dev/null | node bench/ek-to-bulk.js "$2" 1000 > /dev/null' _ {} "$url"
 tshark_es=$(seconds "$t0")
 tshark_docs=$(count 'tshark-packets-*')
+[ "$tshark_docs" = "$packets" ] || { echo "ingest-dir: tshark -T ek | _bulk indexed $tshark_docs documents of $packets" >&2; exit 1; }
 
 echo "| run | seconds | packets/s | documents in Elasticsearch |"
 echo "|---|---|---|---|"
-echo "| espcap --dir --output /dev/null, 1 worker (median of $runs) | $t1 | $(rate "$packets" "$t1") | - |"
-echo "| espcap --dir --output /dev/null, $workers workers (median of $runs) | $tn | $(rate "$packets" "$tn") | - |"
+echo "| espcap --dir --output FILE, 1 worker (median of $runs) | $t1 | $(rate "$packets" "$t1") | - |"
+echo "| espcap --dir --output FILE, $workers workers (median of $runs) | $tn | $(rate "$packets" "$tn") | - |"
 echo "| espcap --dir --node ($cores workers) | $es | $(rate "$packets" "$es") | $es_docs of $packets |"
 echo "| the same again (all files already indexed) | $again | - | - |"
 echo "| tshark -T ek \| _bulk, $cores files at a time | $tshark_es | $(rate "$packets" "$tshark_es") | $tshark_docs of $packets |"

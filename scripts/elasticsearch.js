@@ -59,8 +59,7 @@ function sleep(ms) {
  * cache dir: "run" for the single-node cluster, "cluster-N/node-I" for the
  * nodes of the multi-node test cluster (startCluster).
  */
-function config(instance = 'run') {
-  const version = process.env.ESPCAP_ES_VERSION || DEFAULT_VERSION;
+function config(instance = 'run', version = process.env.ESPCAP_ES_VERSION || DEFAULT_VERSION) {
   if (!/^[0-9A-Za-z.+-]+$/.test(version)) throw new EsError(`bad ESPCAP_ES_VERSION: ${version}`);
   // root's home is usually closed to other users, and Elasticsearch runs as one:
   // root keeps the cache in /var/cache instead of opening up /root.
@@ -497,8 +496,14 @@ function javaMajor(home) {
   return { major: parts[0] === 1 ? parts[1] : parts[0], version: v };
 }
 
-/** The JDK to run Elasticsearch with: {home, major, version}. */
-function pickJava() {
+/** The oldest Java a release of Elasticsearch runs on: 17 for 8.x, 21 for 9.x. */
+function minJava(esVersion) {
+  return Number(esVersion.split('.')[0]) >= 9 ? 21 : MIN_JAVA;
+}
+
+/** The JDK to run Elasticsearch `esVersion` with: {home, major, version}. */
+function pickJava(esVersion) {
+  const MIN_JAVA = minJava(esVersion);
   const forced = process.env.ESPCAP_JAVA_HOME;
   if (forced) {
     const j = javaMajor(forced);
@@ -528,6 +533,7 @@ function pickJava() {
   // 21 and 17 are the long-term releases Elasticsearch 8.x is tested on most;
   // other releases >= 17 come after them, long-term ones and newer ones first.
   const rank = (m) => (m === 21 ? 0 : m === 17 ? 1 : (m - 17) % 4 === 0 ? 1000 - m : 2000 - m);
+  // (Elasticsearch 9 needs 21: on a machine with 17 and 25, that is 25.)
   const seen = new Set();
   const found = [];
   for (const h of homes) {
@@ -543,7 +549,8 @@ function pickJava() {
     if (j && j.major >= MIN_JAVA) found.push({ home: real, ...j });
   }
   found.sort((a, b) => rank(a.major) - rank(b.major));
-  if (!found.length) throw new EsError(`no Java ${MIN_JAVA} or newer found in /usr/lib/jvm; install openjdk-17-jre-headless or set ESPCAP_JAVA_HOME`);
+  if (!found.length)
+    throw new EsError(`no Java ${MIN_JAVA} or newer found in /usr/lib/jvm for Elasticsearch ${esVersion}; install openjdk-${MIN_JAVA}-jre-headless or set ESPCAP_JAVA_HOME`);
   return found[0];
 }
 
@@ -773,7 +780,7 @@ async function startLocked(cfg, log, keepData) {
     return { url: old.url, pid: old.pid, reused: true };
   }
   let ports = await retire(cfg, log, keepData);
-  const java = pickJava();
+  const java = pickJava(cfg.version);
   log(`using Java ${java.version} at ${java.home}`);
   const user = ensureEsUser(log);
   ensureDist(cfg, log);
@@ -850,10 +857,12 @@ async function status() {
  * data, fresh on every start. Returns the node URLs and controls to crash
  * (SIGKILL), stop and start nodes again with their data and addresses.
  */
-async function startCluster({ nodes = 3, quiet = false, heap = '512m' } = {}) {
+async function startCluster({ nodes = 3, quiet = false, heap = '512m', version = undefined } = {}) {
   const log = logger(quiet);
   const clusterName = `espcap-test-${nodes}`;
-  const cfgs = Array.from({ length: nodes }, (_, i) => ({ ...config(`cluster-${nodes}/node-${i + 1}`), heap }));
+  // Another release than the default gets run dirs of its own.
+  const dir = version ? `cluster-${version}-${nodes}` : `cluster-${nodes}`;
+  const cfgs = Array.from({ length: nodes }, (_, i) => ({ ...config(`${dir}/node-${i + 1}`, version), heap }));
   const names = cfgs.map((_, i) => `node-${i + 1}`);
   const ports = [];
   let java;
@@ -864,7 +873,7 @@ async function startCluster({ nodes = 3, quiet = false, heap = '512m' } = {}) {
   });
   await withLock(cfgs[0], log, async () => {
     for (const cfg of cfgs) await retire(cfg, log, false);
-    java = pickJava();
+    java = pickJava(cfgs[0].version);
     user = ensureEsUser(log);
     ensureDist(cfgs[0], log);
     if (user) chownTree(cfgs[0].distDir, user.uid, user.gid);
@@ -906,7 +915,7 @@ async function startCluster({ nodes = 3, quiet = false, heap = '512m' } = {}) {
   };
 }
 
-module.exports = { start, stop, kill, status, startCluster };
+module.exports = { start, stop, kill, status, startCluster, pickJava };
 
 // -------------------------------------------------------------------- CLI
 

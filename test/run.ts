@@ -64,17 +64,19 @@ const TEST_DEADLINE_MS = 20 * 60_000;
 
 /**
  * A skipped test is a claim left untested, so skips are printed with their
- * reasons, and only a machine without root may skip (the README lists what
- * those tests need: network namespaces, mounting a small file system). As
- * root, which CI is, one skip fails the run.
+ * reasons. Only what the README lists may be missing: root (network
+ * namespaces, mounting a small file system) and a Java 21 or newer for the
+ * Elasticsearch 9 test (Debian 12 has none). As root, which CI is, any other
+ * skip fails the run.
  */
 function checkSkips(tap: string): boolean {
   const skips = [...tap.matchAll(/^\s*ok \d+ - (.*) # SKIP ?(.*)$/gm)]
     .map(([, name, reason]) => ({ name, reason }))
     .filter((s) => s.reason !== 'test name does not match pattern');
   for (const s of skips) console.error(`npm test: skipped: ${s.name} (${s.reason || 'no reason given'})`);
-  if (skips.length && process.getuid?.() === 0) {
-    console.error(`npm test: ${skips.length} test${skips.length === 1 ? '' : 's'} skipped as root: every test must run here`);
+  const refused = process.getuid?.() === 0 ? skips.filter((s) => !s.reason.startsWith('needs Java 21')) : [];
+  if (refused.length) {
+    console.error(`npm test: ${refused.length} test${refused.length === 1 ? '' : 's'} skipped as root: every test must run here`);
     return true;
   }
   return false;
