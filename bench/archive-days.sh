@@ -37,10 +37,6 @@ run() {
   node bin/espcap.js --dir "$dir" --node "$url" --quiet --dead-letter "$work/dead.ndjson" "$@" || { echo "archive-days: espcap failed on $dir" >&2; exit 1; }
   seconds "$t0"
 }
-# The cluster's CPU seconds so far: what new indices cost it.
-port=$(echo "$url" | sed -n 's#.*:\([0-9]*\)/*$#\1#p')
-es_pid=$(ss -ltnpH "sport = :$port" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
-es_cpu() { [ -n "$es_pid" ] && awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) / hz }' "/proc/$es_pid/stat" || echo 0; }
 echo "warming up the cluster (untimed)" >&2
 clean
 node bin/espcap.js --file "${files[0]}" --node "$url" --quiet --no-resume --dead-letter /dev/null
@@ -48,12 +44,12 @@ echo "archive: ${#files[@]} files, $packets packets" >&2
 rows=()
 for spec in "one-day:in one day" "days:over $days days, one index a day (default)" "days:over $days days, --index-period month:--index-period month"; do
   IFS=: read -r sub label flags <<< "$spec"
-  cpu0=$(es_cpu)
+  cpu0=$(es_cpu "$url") # the cluster's CPU: what new indices cost it
   # shellcheck disable=SC2086 # flags are words
   t=$(run "$work/$sub" $flags)
   docs=$(count)
   [ "$docs" = "$packets" ] || { echo "archive-days: $docs documents of $packets ($label)" >&2; exit 1; }
-  rows+=("| $label | $(indices) | $t | $(awk -v p="$packets" -v s="$t" 'BEGIN { printf "%.0f", p / s }') | $docs | $(($(es_cpu) - cpu0)) |")
+  rows+=("| $label | $(indices) | $t | $(awk -v p="$packets" -v s="$t" 'BEGIN { printf "%.0f", p / s }') | $docs | $(awk -v a="$cpu0" -v b="$(es_cpu "$url")" 'BEGIN { printf "%.0f", b - a }') |")
   [ "$sub" = one-day ] && t_one=$t
   [ -z "$flags" ] && [ "$sub" = days ] && t_days=$t
   [ -n "$flags" ] && t_month=$t

@@ -25,10 +25,6 @@ clean() {
 }
 count() { curl -s -XPOST "$url/packets-*/_refresh" > /dev/null; curl -s "$url/packets-*/_count" | sed 's/.*"count":\([0-9]*\).*/\1/'; }
 read_by() { sed -n 's/.*Elasticsearch: \([0-9]*\) packets read.*/\1/p' "$1"; }
-# CPU seconds (user + system) the cluster's process has used so far: what bounds ingest on a small machine.
-port=$(echo "$url" | sed -n 's#.*:\([0-9]*\)/*$#\1#p')
-es_pid=$(ss -ltnpH "sport = :$port" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
-es_cpu() { [ -n "$es_pid" ] && awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$es_pid/stat" || echo 0; }
 # CPU seconds of the espcap processes of a run (with their dissecting processes), from GNU time.
 espcap_cpu() { cat "$work/$1"-*.time | awk '{ s += $1 + $2 } END { printf "%.1f", s }'; }
 # Runs N processes together, each one worker; prints the wall time. A failed process fails the benchmark.
@@ -53,14 +49,14 @@ clean
 node bin/espcap.js --file "${files[0]}" --node "$url" --quiet --no-resume --dead-letter /dev/null
 one=() two=()
 for r in $(seq "$runs"); do
-  c0=$(es_cpu)
+  c0=$(es_cpu "$url") # the cluster's CPU: what bounds ingest on a small machine
   one+=("$(together 1)")
-  es1=$(awk -v a="$c0" -v b="$(es_cpu)" 'BEGIN { printf "%.0f", b - a }')
+  es1=$(awk -v a="$c0" -v b="$(es_cpu "$url")" 'BEGIN { printf "%.0f", b - a }')
   docs1=$(count)
   [ "$docs1" = "$packets" ] || { echo "shared-dir: 1 process indexed $docs1 of $packets" >&2; exit 1; }
-  c0=$(es_cpu)
+  c0=$(es_cpu "$url")
   two+=("$(together 2)")
-  es2=$(awk -v a="$c0" -v b="$(es_cpu)" 'BEGIN { printf "%.0f", b - a }')
+  es2=$(awk -v a="$c0" -v b="$(es_cpu "$url")" 'BEGIN { printf "%.0f", b - a }')
   docs2=$(count)
   [ "$docs2" = "$packets" ] || { echo "shared-dir: 2 processes indexed $docs2 of $packets" >&2; exit 1; }
   echo "run $r: 1 process ${one[-1]} s, 2 processes ${two[-1]} s" >&2

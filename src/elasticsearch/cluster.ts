@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { Client, ClusterConnectionPool, errors } from '@elastic/elasticsearch';
 import { EspcapError, UsageError } from '../errors';
-import { EsError, explainRefusal } from './refusals';
+import { describeRefusal, EsError, explainRefusal, reasonOf } from './refusals';
 
 /** How to reach the cluster; passed to dissecting processes over IPC, never in arguments. */
 export interface ClusterOptions {
@@ -113,12 +113,11 @@ export function describeError(err: unknown): string {
   if (err instanceof errors.ResponseError) {
     const body = err.meta.body as { error?: EsError } | undefined;
     if (err.meta.statusCode === 401) return 'authentication failed (401): check --username/ESPCAP_PASSWORD or --api-key';
-    const explained = explainRefusal(body?.error);
-    if (explained) return explained;
-    // One line: some reasons carry a second, indented line.
-    const reason = (body?.error?.reason ?? body?.error?.type ?? '').replace(/\s*\n\s*/g, ' ');
-    if (err.meta.statusCode === 403) return `not allowed (403)${reason ? ': ' + reason : ''}`;
-    return `HTTP ${err.meta.statusCode}${reason ? ': ' + reason : ''}`;
+    if (err.meta.statusCode === 403 && !explainRefusal(body?.error)) {
+      const reason = reasonOf(body?.error);
+      return `not allowed (403)${reason ? ': ' + reason : ''}`;
+    }
+    return describeRefusal(err.meta.statusCode, body?.error);
   }
   if (err instanceof errors.ProductNotSupportedError) return 'the server is not Elasticsearch';
   if (err instanceof errors.ConnectionError) {

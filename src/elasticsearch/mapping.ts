@@ -171,7 +171,7 @@ export function layerFieldType(registeredTypes: string[], unsignedLong: boolean)
  * One replica where a second node can hold it, none on a single node
  * (auto_expand_replicas), so a single-node cluster stays green.
  */
-export function indexTemplate(layout: { prefix: string; shards: number } = { prefix: 'packets', shards: 1 }, layers?: unknown): EsMapping {
+export function indexTemplate(layout: { prefix: string; shards: number } = { prefix: 'packets', shards: 1 }, layers?: { properties?: EsMapping }): EsMapping {
   const endpoint = { properties: { ip: { type: 'ip' }, port: { type: 'long' }, mac: keyword } };
   return {
     index_patterns: [indexPattern(layout)],
@@ -208,7 +208,7 @@ export function indexTemplate(layout: { prefix: string; shards: number } = { pre
           destination: endpoint,
           network: { properties: { transport: keyword, type: keyword, protocol: keyword } },
           // Layer fields are added as espcap meets them (bulk-sink.ts: updateTemplate); `layers` keeps those already there.
-          layers: { type: 'object', dynamic: false, ...((layers as { properties?: EsMapping } | undefined)?.properties ? { properties: (layers as { properties: EsMapping }).properties } : {}) },
+          layers: { type: 'object', dynamic: false, ...(layers?.properties && { properties: layers.properties }) },
         },
       },
     },

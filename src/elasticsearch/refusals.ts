@@ -8,6 +8,17 @@ export interface EsError {
   reason?: string;
 }
 
+/** Elasticsearch's reason on one line (some carry a second, indented line), or its type. */
+export function reasonOf(error: EsError | undefined): string {
+  return (error?.reason ?? error?.type ?? '').replace(/\s*\n\s*/g, ' ');
+}
+
+/** Blocks an administrator sets, as Elasticsearch names them in a reason. */
+const ADMIN_BLOCKS = [
+  { named: 'index write (api)', setting: 'write' },
+  { named: 'index read-only (api)', setting: 'read_only' },
+];
+
 /** The index an Elasticsearch reason names ("index [packets-2024-01-01] blocked by: ...", "[packets-2024-01-01][0] primary shard is not active"), if any. */
 function indexIn(reason: string): string | undefined {
   return (/index \[([^\]]+)\]/.exec(reason) ?? /^\[([^\]]+)\]\[\d+\]/.exec(reason))?.[1];
@@ -18,7 +29,7 @@ function indexIn(reason: string): string | undefined {
  * that have one; undefined when Elasticsearch's own reason is all there is to say.
  */
 export function explainRefusal(error: EsError | undefined): string | undefined {
-  const reason = (error?.reason ?? '').replace(/\s*\n\s*/g, ' ');
+  const reason = reasonOf(error);
   switch (error?.type) {
     case 'cluster_block_exception': {
       const index = indexIn(reason) ?? 'the index';
@@ -27,11 +38,9 @@ export function explainRefusal(error: EsError | undefined): string | undefined {
           `a node holding ${index} has less free disk than the flood-stage watermark, so Elasticsearch made the index read-only ` +
           `(index.blocks.read_only_allow_delete; lifted by itself once the disk is below the high watermark): free disk space on the node or delete old indices`
         );
-      for (const block of ['write', 'read_only'] as const) {
-        const words = block === 'write' ? 'index write' : 'index read-only';
-        if (reason.includes(`${words} (api)`))
-          return `${index} is blocked for writes by index.blocks.${block}, set by an administrator: lift it with PUT /${index}/_settings {"index.blocks.${block}": null}`;
-      }
+      const block = ADMIN_BLOCKS.find((b) => reason.includes(b.named));
+      if (block)
+        return `${index} is blocked for writes by index.blocks.${block.setting}, set by an administrator: lift it with PUT /${index}/_settings {"index.blocks.${block.setting}": null}`;
       if (/cluster read-only/.test(reason))
         return 'the cluster is read-only (cluster.blocks.read_only or read_only_allow_delete, set by an administrator): lift it with PUT /_cluster/settings';
       return undefined;
@@ -61,6 +70,6 @@ export function fieldLimitIn(error: EsError | undefined): number | undefined {
 export function describeRefusal(status: number | undefined, error: EsError | undefined): string {
   const explained = explainRefusal(error);
   if (explained) return explained;
-  const reason = (error?.reason ?? error?.type ?? '').replace(/\s*\n\s*/g, ' ');
+  const reason = reasonOf(error);
   return `HTTP ${status ?? '?'}${reason ? ': ' + reason : ''}`;
 }

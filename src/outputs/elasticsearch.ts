@@ -87,7 +87,7 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
     try {
       // The layer fields an earlier run (or another host) added stay: new indices are born with them.
       const known = await client.indices.getIndexTemplate({ name: template }, { ignore: [404] }).catch(() => undefined);
-      const layers = (known?.index_templates?.[0]?.index_template as { template?: { mappings?: { properties?: { layers?: unknown } } } } | undefined)
+      const layers = (known?.index_templates?.[0]?.index_template as { template?: { mappings?: { properties?: { layers?: { properties?: Record<string, unknown> } } } } } | undefined)
         ?.template?.mappings?.properties?.layers;
       await client.indices.putIndexTemplate({ name: template, ...indexTemplate({ prefix: choice.indexPrefix, shards: choice.shards }, layers) } as never);
     } catch (err) {

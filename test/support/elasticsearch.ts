@@ -89,9 +89,22 @@ export function summary(stderr: string) {
   return { read, indexed, duplicates, deadLettered, notSent, retries };
 }
 
-/** Waits until `n` documents are indexed; fails past `seconds` with what it saw. */
+/**
+ * Waits until `n` documents are indexed; fails past `seconds` with what it saw
+ * and the last error (an index just created answers 503 until its shard has
+ * started: that is waited out, not taken for 0 documents).
+ */
 export async function waitForIndexed(n: number, seconds = 120, base = esUrl()): Promise<void> {
   const until = Date.now() + seconds * 1000;
-  for (let seen = 0; (seen = await indexedSoFar(base)) < n; await new Promise((r) => setTimeout(r, 100)))
-    assert.ok(Date.now() < until, `waited ${seconds} s for ${n} documents, ${seen} indexed`);
+  let seen = 0;
+  let last = '';
+  for (;;) {
+    try {
+      if ((seen = await indexedSoFar(base)) >= n) return;
+    } catch (err) {
+      last = `; last error: ${(err as Error).message}`;
+    }
+    assert.ok(Date.now() < until, `waited ${seconds} s for ${n} documents, ${seen} indexed${last}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
