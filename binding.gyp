@@ -22,7 +22,7 @@
       ],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wno-unused-parameter", "<!@(pkg-config --cflags-only-other wireshark)"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-fvisibility=hidden", "-fvisibility-inlines-hidden", "-Wall", "-Wno-unused-parameter", "<!@(pkg-config --cflags-only-other wireshark)"],
       "libraries": ["<!@(pkg-config --libs wireshark)", "-lwiretap", "-lpcap"],
       "conditions": [
         ["OS != 'linux'", {"type": "none"}],

@@ -170,7 +170,7 @@ export interface NativeAddon {
   readonly wiresharkVersion: string;
   /** Starts libwireshark once per process; later calls give the same answer. */
   init(options: { configDir: string }): Promise<{ version: string }>;
-  /** Every registered field: "layer\tkey\tabbrev\tFT_TYPE\tname\tforeign_key" lines (after init). */
+  /** Every registered field: "layer\tkey\tabbrev\tFT_TYPE\tname" lines (after init). */
   fieldRegistry(): Promise<string>;
   documentContract(): NativeDocumentContract;
   errorCodes(): NativeErrorCode[];

@@ -120,10 +120,10 @@ struct CaptureDissector::State {
   uint64_t resets = 0;
   guint32 cum_bytes = 0;
   nstime_t elapsed = NSTIME_INIT_ZERO;
-  LayerWriter writer;
+  LayerWriter &writer;
   std::string iso;  // the current packet's timestamp
 
-  explicit State(const CaptureOptions &o) : options(o), writer(o.max_bytes, true) {
+  explicit State(const CaptureOptions &o) : options(o), writer(LayerWriter::for_engine(o.max_bytes)) {
     wtap_rec_init(&rec);
     ws_buffer_init(&buf, 1514);
   }

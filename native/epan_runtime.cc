@@ -83,22 +83,21 @@ bool runtime_init(const RuntimeOptions &options, std::string &error) {
 
 std::string runtime_field_registry() {
   std::string out;
-  LayerWriter keys(0, false);
+  LayerWriter paths(0, false);
+  auto line = [&](const header_field_info *hf) {
+    LayerWriter::Path path = paths.path_of(hf);
+    out += path.layer + "\t" + path.key + "\t" + registry_cell(hf->abbrev) + "\t" + ftype_name(hf->type) + "\t" +
+           registry_cell(hf->name) + "\n";
+  };
   void *proto_cookie = nullptr;
   for (int proto_id = proto_get_first_protocol(&proto_cookie); proto_id != -1;
        proto_id = proto_get_next_protocol(&proto_cookie)) {
-    header_field_info *proto_hf = proto_registrar_get_nth(proto_id);
-    std::string layer = keys.layer_key(proto_id);
     // Mostly FT_PROTOCOL; a protocol registered "in name only" has a value type of its own (tcp.options.nop: FT_BYTES).
-    out += layer + "\t\t" + registry_cell(proto_hf->abbrev) + "\t" + ftype_name(proto_hf->type) + "\t" + registry_cell(proto_hf->name) +
-           "\t" + keys.foreign_field_key(proto_hf) + "\n";
+    line(proto_registrar_get_nth(proto_id));
     void *field_cookie = nullptr;
     for (header_field_info *hf = proto_get_first_protocol_field(proto_id, &field_cookie); hf;
-         hf = proto_get_next_protocol_field(proto_id, &field_cookie)) {
-      if (hf->id == hf_text_only) continue;
-      out += layer + "\t" + keys.own_field_key(hf, proto_id) + "\t" + registry_cell(hf->abbrev) + "\t" +
-             ftype_name(hf->type) + "\t" + registry_cell(hf->name) + "\t" + keys.foreign_field_key(hf) + "\n";
-    }
+         hf = proto_get_next_protocol_field(proto_id, &field_cookie))
+      if (hf->id != hf_text_only) line(hf);
   }
   return out;
 }

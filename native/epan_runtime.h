@@ -14,11 +14,10 @@ struct RuntimeOptions {
 bool runtime_init(const RuntimeOptions &options, std::string &error);
 
 // Every registered field, one per line, tab-separated:
-//   layer  key  abbrev  type  name  foreign_key
-// `layer` is the layer key of the field's protocol and `key` the field's key
-// inside that layer, both exactly as LayerWriter writes them; `foreign_key` is
-// the key the field gets inside another protocol's layer. `type` is the FT_*
-// name of the field's Wireshark type.
+//   layer  key  abbrev  type  name
+// `layer` and `key` are the field's path, layers.<layer>.<key>, exactly as
+// LayerWriter writes it (key empty for a protocol: its layer object). `type`
+// is the FT_* name of the field's Wireshark type.
 std::string runtime_field_registry();
 
 std::string runtime_version();

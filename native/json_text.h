@@ -1,4 +1,5 @@
-// Appending JSON values to a byte buffer.
+// Appending JSON values to a byte buffer: a std::string, or anything with
+// the same append/push_back/resize/size/[] (text_buffer.h).
 //
 // All output is pure ASCII: every non-ASCII character is written as a \uXXXX
 // escape and invalid UTF-8 becomes U+FFFD. Byte offsets then equal character
@@ -14,13 +15,15 @@
 
 namespace json_text {
 
-inline void append_u64(std::string &out, uint64_t v) {
+template <class Out>
+inline void append_u64(Out &out, uint64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr - buf);
 }
 
-inline void append_i64(std::string &out, int64_t v) {
+template <class Out>
+inline void append_i64(Out &out, int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr - buf);
@@ -30,25 +33,29 @@ inline void append_i64(std::string &out, int64_t v) {
 // Elasticsearch's double-based parsing paths, so they are written as strings.
 constexpr uint64_t kMaxSafeInteger = (1ULL << 53) - 1;
 
-inline void append_u64_safe(std::string &out, uint64_t v) {
+template <class Out>
+inline void append_u64_safe(Out &out, uint64_t v) {
   if (v <= kMaxSafeInteger) { append_u64(out, v); return; }
   out.push_back('"'); append_u64(out, v); out.push_back('"');
 }
 
-inline void append_i64_safe(std::string &out, int64_t v) {
+template <class Out>
+inline void append_i64_safe(Out &out, int64_t v) {
   if (v <= (int64_t)kMaxSafeInteger && v >= -(int64_t)kMaxSafeInteger) { append_i64(out, v); return; }
   out.push_back('"'); append_i64(out, v); out.push_back('"');
 }
 
 // JSON has no NaN or Infinity: those become null.
-inline void append_double(std::string &out, double v) {
+template <class Out>
+inline void append_double(Out &out, double v) {
   if (!std::isfinite(v)) { out.append("null"); return; }
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, r.ptr - buf);
 }
 
-inline void append_hex(std::string &out, const uint8_t *data, size_t len) {
+template <class Out>
+inline void append_hex(Out &out, const uint8_t *data, size_t len) {
   static const char digits[] = "0123456789abcdef";
   size_t at = out.size();
   out.resize(at + 2 * len);
@@ -59,7 +66,8 @@ inline void append_hex(std::string &out, const uint8_t *data, size_t len) {
   }
 }
 
-inline void append_u_escape(std::string &out, uint32_t cp) {
+template <class Out>
+inline void append_u_escape(Out &out, uint32_t cp) {
   static const char digits[] = "0123456789abcdef";
   char buf[6] = {'\\', 'u', digits[(cp >> 12) & 15], digits[(cp >> 8) & 15], digits[(cp >> 4) & 15], digits[cp & 15]};
   out.append(buf, 6);
@@ -86,7 +94,8 @@ inline uint32_t decode_utf8(const unsigned char *s, size_t n, size_t &i) {
 }
 
 // Appends s as a quoted JSON string, ASCII only.
-inline void append_string(std::string &out, const char *str, size_t n) {
+template <class Out>
+inline void append_string(Out &out, const char *str, size_t n) {
   const unsigned char *s = reinterpret_cast<const unsigned char *>(str);
   out.push_back('"');
   size_t i = 0;
@@ -116,7 +125,8 @@ inline void append_string(std::string &out, const char *str, size_t n) {
   out.push_back('"');
 }
 
-inline void append_string(std::string &out, const char *s) { append_string(out, s, strlen(s)); }
+template <class Out>
+inline void append_string(Out &out, const char *s) { append_string(out, s, strlen(s)); }
 
 // Brings a (seconds, nanoseconds) pair into 0 <= nanoseconds < 1e9; damaged
 // captures and hostile packets carry nanosecond fields far outside that range.
@@ -134,7 +144,8 @@ inline void normalise_time(int64_t &secs, int64_t &nsecs) {
 }
 
 // Writes `value` as exactly `width` decimal digits, zero-padded (hot path: no printf).
-inline void append_fixed_digits(std::string &out, uint64_t value, int width) {
+template <class Out>
+inline void append_fixed_digits(Out &out, uint64_t value, int width) {
   char buf[20];
   for (int i = width - 1; i >= 0; i--) {
     buf[i] = char('0' + value % 10);
@@ -143,7 +154,8 @@ inline void append_fixed_digits(std::string &out, uint64_t value, int width) {
   out.append(buf, width);
 }
 
-inline void append_nanos_fraction(std::string &out, int64_t nsecs) {
+template <class Out>
+inline void append_nanos_fraction(Out &out, int64_t nsecs) {
   out.push_back('.');
   append_fixed_digits(out, (uint64_t)nsecs, 9);
 }
@@ -151,7 +163,8 @@ inline void append_nanos_fraction(std::string &out, int64_t nsecs) {
 // ISO-8601 UTC with nanoseconds, e.g. 2004-05-13T10:17:07.311224000Z (unquoted).
 // Returns false (appending nothing) for years outside 0..9999, which no
 // consumer of ISO dates accepts.
-inline bool append_iso_time(std::string &out, int64_t secs, int64_t nsecs) {
+template <class Out>
+inline bool append_iso_time(Out &out, int64_t secs, int64_t nsecs) {
   normalise_time(secs, nsecs);
   time_t t = (time_t)secs;
   struct tm tm;
@@ -175,7 +188,8 @@ inline bool append_iso_time(std::string &out, int64_t secs, int64_t nsecs) {
 }
 
 // A duration in seconds as a JSON number with all nine fractional digits.
-inline void append_seconds(std::string &out, int64_t secs, int64_t nsecs) {
+template <class Out>
+inline void append_seconds(Out &out, int64_t secs, int64_t nsecs) {
   normalise_time(secs, nsecs);
   uint64_t whole = (uint64_t)secs;
   if (secs < 0) {

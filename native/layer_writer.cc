@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <memory>
 #include <cstring>
 
 #include "document_contract.h"
@@ -31,7 +33,8 @@ bool is_generic_layer(const char *abbrev) {
          strncmp(abbrev, "_ws.", 4) == 0 || strcmp(abbrev, "fake-field-wrapper") == 0;
 }
 
-void append_ipv4(std::string &out, uint32_t host_order) {
+template <class Out>
+void append_ipv4(Out &out, uint32_t host_order) {
   out.push_back('"');
   for (int shift = 24; shift >= 0; shift -= 8) {
     json_text::append_u64(out, (host_order >> shift) & 0xFF);
@@ -40,7 +43,8 @@ void append_ipv4(std::string &out, uint32_t host_order) {
   out.push_back('"');
 }
 
-void append_mac(std::string &out, const uint8_t *b, size_t len) {
+template <class Out>
+void append_mac(Out &out, const uint8_t *b, size_t len) {
   static const char digits[] = "0123456789abcdef";
   out.push_back('"');
   for (size_t i = 0; i < len; i++) {
@@ -63,11 +67,16 @@ LayerWriter::LayerWriter(uint32_t max_bytes, bool report_new_fields)
       {"udp.srcport", kSrcPort}, {"udp.dstport", kDstPort}, {"sctp.srcport", kSrcPort}, {"sctp.dstport", kDstPort}};
   for (const auto &[abbrev, slot] : flow) {
     // Several registrations can share an abbreviation: take them all.
-    for (header_field_info *hf = proto_registrar_get_byname(abbrev); hf; hf = hf->same_name_next) {
-      if (hf->id >= (int)flow_slot_.size()) flow_slot_.resize(hf->id + 1, kNoFlow);
-      flow_slot_[hf->id] = slot;
-    }
+    for (header_field_info *hf = proto_registrar_get_byname(abbrev); hf; hf = hf->same_name_next) flow_slot_[hf->id] = slot;
   }
+}
+
+LayerWriter &LayerWriter::for_engine(uint32_t max_bytes) {
+  // Only the engine thread dissects (one per process): no lock.
+  static std::unordered_map<uint32_t, std::unique_ptr<LayerWriter>> writers;
+  auto &writer = writers[max_bytes];
+  if (!writer) writer = std::make_unique<LayerWriter>(max_bytes, true);
+  return *writer;
 }
 
 int LayerWriter::intern(const std::string &key) {
@@ -81,14 +90,25 @@ int LayerWriter::intern(const std::string &key) {
   keys_.push_back(std::move(quoted));
   plain_names_.push_back(key);
   groups_.emplace_back();
+  last_of_key_.push_back(-1);
   return id;
 }
 
-int LayerWriter::layer_key_for_proto(int proto_id) {
-  if (proto_id >= (int)proto_layer_key_.size()) proto_layer_key_.resize(proto_id + 1, -1);
-  int &slot = proto_layer_key_[proto_id];
-  if (slot < 0) slot = intern(normalise_name(proto_registrar_get_nth(proto_id)->abbrev));
-  return slot;
+// The protocol a field's abbreviation names: the longest registered protocol
+// filter name that begins it, up to a dot ("_ws.expert.message" ->
+// "_ws.expert"). Protocols registered "in name only" (tcp.options.nop) are
+// fields of the protocol that begins their name. -1 if none does.
+int LayerWriter::protocol_of(const char *abbrev, size_t *prefix_len) {
+  std::string name = abbrev;
+  for (size_t end = name.size(); end != std::string::npos && end > 0; end = name.rfind('.', end - 1)) {
+    int id = proto_get_id_by_filter_name(name.substr(0, end).c_str());
+    if (id >= 0 && !proto_is_pino(find_protocol_by_id(id))) {
+      *prefix_len = end;
+      return id;
+    }
+    if (end == 0) break;
+  }
+  return -1;
 }
 
 // Every type registered under the field's abbreviation: several registrations
@@ -106,41 +126,54 @@ std::string LayerWriter::registered_types(const header_field_info *hf) {
   return types;
 }
 
-int LayerWriter::field_key(const header_field_info *hf, int layer_proto_id, int layer_key_id, const std::string &layer_abbrev) {
-  if (hf->id >= (int)hf_keys_.size()) hf_keys_.resize(hf->id + 1);
-  HfKey &cached = hf_keys_[hf->id];
-  if (cached.layer_proto == layer_proto_id) return cached.key_id;
-  const char *abbrev = hf->abbrev;
-  size_t n = layer_abbrev.size();
-  if (strncmp(abbrev, layer_abbrev.c_str(), n) == 0 && abbrev[n] == '.' && abbrev[n + 1]) abbrev += n + 1;
-  cached.layer_proto = layer_proto_id;
-  cached.key_id = intern(normalise_name(abbrev));
-  // Checked only when the cache entry changes, so not per packet.
-  uint64_t seen = ((uint64_t)layer_key_id << 40) | ((uint64_t)cached.key_id << 8) | (uint64_t)hf->type;
-  if (report_new_fields_ && reported_.insert(seen).second) {
-    new_fields_ += plain_names_[layer_key_id];
-    new_fields_ += '\t';
-    new_fields_ += plain_names_[cached.key_id];
-    new_fields_ += '\t';
-    new_fields_ += registered_types(hf);
-    new_fields_ += '\t';
-    new_fields_ += hf->abbrev;
-    new_fields_ += '\n';
-  }
-  return cached.key_id;
+int LayerWriter::layer_index(int proto_id) {
+  auto it = layer_of_proto_.find(proto_id);
+  if (it != layer_of_proto_.end()) return it->second;
+  int index = (int)layers_.size();
+  layers_.push_back({proto_id, intern(normalise_name(proto_registrar_get_nth(proto_id)->abbrev))});
+  layer_of_proto_.emplace(proto_id, index);
+  return index;
 }
 
-std::string LayerWriter::own_field_key(const header_field_info *hf, int proto_id) {
-  return plain_names_[field_key(hf, proto_id, layer_key_for_proto(proto_id), proto_registrar_get_nth(proto_id)->abbrev)];
+LayerWriter::FieldPath &LayerWriter::compute_path(const header_field_info *hf) {
+  size_t prefix = 0;
+  int proto = protocol_of(hf->abbrev, &prefix);
+  bool rest = proto >= 0 && hf->abbrev[prefix] == '.' && hf->abbrev[prefix + 1];
+  if (proto < 0) proto = hf->parent >= 0 ? hf->parent : hf->id;  // no protocol begins its name: its registering protocol's layer
+  if (hf->id >= (int)paths_.size()) paths_.resize(hf->id + 1);
+  FieldPath &path = paths_[hf->id];
+  path.layer = (uint16_t)layer_index(proto);
+  path.kind = (uint8_t)value_kind(hf->type);
+  auto flow = flow_slot_.find(hf->id);
+  path.state = kComputed | (uint8_t)(((flow == flow_slot_.end() ? kNoFlow : flow->second) + 1) << 4);
+  // A protocol item: key -1. A field named like its protocol ("bmp" of BMP),
+  // or named by no protocol, keeps its whole abbreviation.
+  if (!(hf->id == proto && hf->type == FT_PROTOCOL)) path.key = intern(normalise_name(rest ? hf->abbrev + prefix + 1 : hf->abbrev));
+  return path;
 }
 
-std::string LayerWriter::foreign_field_key(const header_field_info *hf) { return normalise_name(hf->abbrev); }
+void LayerWriter::report(FieldPath &path, const header_field_info *hf) {
+  path.state |= kReported;
+  if (!report_new_fields_) return;
+  new_fields_ += plain_names_[layers_[path.layer].layer_key];
+  new_fields_ += '\t';
+  new_fields_ += plain_names_[path.key];
+  new_fields_ += '\t';
+  new_fields_ += registered_types(hf);
+  new_fields_ += '\t';
+  new_fields_ += hf->abbrev;
+  new_fields_ += '\n';
+}
 
-bool LayerWriter::append_value(field_info *fi, std::string &out) {
-  const header_field_info *hf = fi->hfinfo;
+LayerWriter::Path LayerWriter::path_of(const header_field_info *hf) {
+  const FieldPath &p = field_path(hf);
+  return {plain_names_[layers_[p.layer].layer_key], p.key >= 0 ? plain_names_[p.key] : std::string()};
+}
+
+bool LayerWriter::append_value(field_info *fi, ValueKind kind, TextBuffer &out) {
   const fvalue_t *fv = ws_compat::field_value(fi);
   // One case per kind of value (document_contract.h groups the FT_* types).
-  switch (value_kind(hf->type)) {
+  switch (kind) {
     case ValueKind::kPresent:
       // Label-like items (tcp.analysis.retransmission, a nested protocol)
       // carry meaning by being present: searchable as true.
@@ -222,51 +255,81 @@ bool LayerWriter::append_value(field_info *fi, std::string &out) {
 }
 
 // Byte fields longer than --max-bytes are left out (payloads dominate size).
-bool LayerWriter::left_out(const field_info *fi) const {
-  if (!max_bytes_ || value_kind(fi->hfinfo->type) != ValueKind::kHex) return false;
+bool LayerWriter::left_out(const field_info *fi, ValueKind kind) const {
+  if (!max_bytes_ || kind != ValueKind::kHex) return false;
   size_t len;
   ws_compat::get_bytes(ws_compat::field_value(fi), &len);
   return len > max_bytes_;
 }
 
-// First pass: the fields of the layer, grouped by key in first-seen order.
-void LayerWriter::add_field(field_info *fi, const Layer &layer, const std::string &layer_abbrev) {
-  const header_field_info *hf = fi->hfinfo;
-  // Label-only text items are not fields; hidden items are not shown by
-  // Wireshark either (they duplicate shown ones: ip.addr, tcp.port).
-  if (hf->id == hf_text_only || (fi->flags & FI_HIDDEN) || left_out(fi)) return;
-  int key = field_key(hf, layer.proto_id, layer.key_id, layer_abbrev);
-  int e = (int)entries_.size();
-  entries_.push_back({fi, -1});
-  Group &g = groups_[key];
-  if (g.first < 0) {
-    g.first = g.last = e;
-    order_.push_back(key);
-  } else {
-    entries_[g.last].next = e;
-    g.last = e;
-  }
-  g.count++;
+int LayerWriter::new_instance(int layer, bool top_level) {
+  Layer &l = layers_[layer];
+  if (l.latest < 0) touched_layers_.push_back(layer);
+  l.latest = (int)instances_.size();
+  instances_.push_back({l.layer_key, l.proto_id, top_level});
+  return l.latest;
 }
 
-void LayerWriter::write_layer(const Layer &layer, std::string &out) {
-  order_.clear();
-  entries_.clear();
-  // Only compared with field abbreviations on key-cache misses; built once per layer.
-  const std::string layer_abbrev = proto_registrar_get_nth(layer.proto_id)->abbrev;
-  for (proto_node *root : layer.roots) {
-    if (root->finfo && root->finfo->hfinfo->type != FT_PROTOCOL) add_field(root->finfo, layer, layer_abbrev);
-    // Pre-order walk of the subtree without recursion (hostile packets can nest deeply).
-    proto_node *n = root->first_child;
-    while (n) {
-      if (n->finfo) add_field(n->finfo, layer, layer_abbrev);
-      if (n->first_child) {
-        n = n->first_child;
-      } else {
-        while (n != root && !n->next) n = n->parent;
-        n = (n == root) ? nullptr : n->next;
-      }
+// One item of the tree: a protocol item starts a layer object (open while the
+// walk is inside its subtree); a field joins the layer object of its protocol.
+void LayerWriter::visit(proto_node *node, bool top_level) {
+  field_info *fi = node->finfo;
+  if (!fi) return;
+  const header_field_info *hf = fi->hfinfo;
+  // Label-only text items are not fields.
+  if (hf->id == hf_text_only) return;
+  FieldPath &path = field_path(hf);
+  if (path.key < 0) {
+    int instance = new_instance(path.layer, top_level);
+    int &innermost = layers_[path.layer].innermost_open;
+    open_.push_back({node, path.layer, innermost});
+    innermost = instance;
+    if (top_level) {
+      const char *abbrev = hf->abbrev;
+      if (transport_.empty() && (!strcmp(abbrev, "tcp") || !strcmp(abbrev, "udp") || !strcmp(abbrev, "sctp") ||
+                                 !strcmp(abbrev, "icmp") || !strcmp(abbrev, "icmpv6") || !strcmp(abbrev, "igmp")))
+        transport_ = abbrev;
+      if (network_type_.empty() && (!strcmp(abbrev, "ip") || !strcmp(abbrev, "ipv6")))
+        network_type_ = strcmp(abbrev, "ip") ? "ipv6" : "ipv4";
     }
+    return;
+  }
+  // Hidden items are not shown by Wireshark either (they duplicate shown
+  // ones: ip.addr, tcp.port).
+  ValueKind kind = (ValueKind)path.kind;
+  if ((fi->flags & FI_HIDDEN) || left_out(fi, kind)) return;
+  if (!(path.state & kReported)) report(path, hf);  // before the first document holding it: its mapping comes first
+  const Layer &layer = layers_[path.layer];
+  int instance = layer.innermost_open >= 0 ? layer.innermost_open : layer.latest;
+  if (instance < 0) instance = new_instance(path.layer, top_level);
+  int e = (int)entries_.size();
+  // Filled in place: a temporary Entry copied in costs a store-forwarding stall per field.
+  Entry &entry = entries_.emplace_back();
+  entry.fi = fi;
+  entry.key = path.key;
+  entry.next_in_instance = -1;
+  entry.next_in_group = -1;
+  entry.kind = kind;
+  entry.flow = path.flow();
+  Instance &in = instances_[instance];
+  if (in.first < 0) in.first = e;
+  else entries_[in.last].next_in_instance = e;
+  in.last = e;
+}
+
+void LayerWriter::write_instance(const Instance &instance, TextBuffer &out) {
+  // First pass: the fields of the layer object, grouped by key in first-seen order.
+  order_.clear();
+  for (int e = instance.first; e >= 0; e = entries_[e].next_in_instance) {
+    Group &g = groups_[entries_[e].key];
+    if (g.first < 0) {
+      g.first = g.last = e;
+      order_.push_back(entries_[e].key);
+    } else {
+      entries_[g.last].next_in_group = e;
+      g.last = e;
+    }
+    g.count++;
   }
   // Second pass: each key once, its values formatted straight into `out`
   // (an array when the key occurs more than once).
@@ -280,13 +343,18 @@ void LayerWriter::write_layer(const Layer &layer, std::string &out) {
     bool array = g.count > 1;
     if (array) out.push_back('[');
     int written = 0;
-    for (int e = g.first; e >= 0; e = entries_[e].next) {
+    for (int e = g.first; e >= 0; e = entries_[e].next_in_group) {
       size_t before = out.size();
       if (written) out.push_back(',');
       size_t value_at = out.size();
-      if (append_value(entries_[e].fi, out)) {
+      const Entry &entry = entries_[e];
+      if (append_value(entry.fi, entry.kind, out)) {
         written++;
-        note_flow(entries_[e].fi->hfinfo, layer, out, value_at);
+        // The flow takes the first value of each of its fields from the
+        // packet's own headers, the top-level layer objects (an ICMP error's
+        // quoted IP header is not the packet's flow).
+        if (entry.flow != kNoFlow && instance.top_level && flow_values_[entry.flow].empty())
+          flow_values_[entry.flow].assign(out.data() + value_at, out.size() - value_at);
       } else {
         out.resize(before);
       }
@@ -300,14 +368,6 @@ void LayerWriter::write_layer(const Layer &layer, std::string &out) {
     g = Group();
   }
   out.push_back('}');
-}
-
-// The flow takes the first value of each of its fields from the field's own
-// protocol layer (an ICMP error's quoted IP header is not the packet's flow).
-void LayerWriter::note_flow(const header_field_info *hf, const Layer &layer, const std::string &out, size_t value_start) {
-  if (hf->id >= (int)flow_slot_.size() || flow_slot_[hf->id] == kNoFlow || hf->parent != layer.proto_id) return;
-  std::string &slot = flow_values_[flow_slot_[hf->id]];
-  if (slot.empty()) slot.assign(out, value_start, out.size() - value_start);
 }
 
 void LayerWriter::append_ecs_fields(std::string &out, const std::string &protocol) {
@@ -341,61 +401,65 @@ void LayerWriter::append_ecs_fields(std::string &out, const std::string &protoco
 }
 
 const std::string &LayerWriter::write(proto_tree *tree, std::string &out) {
-  layers_.clear();
-  for (proto_node *top = tree ? tree->first_child : nullptr; top; top = top->next) {
-    field_info *fi = top->finfo;
-    if (!fi) continue;
-    const header_field_info *hf = fi->hfinfo;
-    if (hf->type == FT_PROTOCOL) {
-      layers_.push_back({layer_key_for_proto(hf->id), hf->id, {top}});
-      const char *abbrev = hf->abbrev;
-      if (transport_.empty() && (!strcmp(abbrev, "tcp") || !strcmp(abbrev, "udp") || !strcmp(abbrev, "sctp") ||
-                                 !strcmp(abbrev, "icmp") || !strcmp(abbrev, "icmpv6") || !strcmp(abbrev, "igmp")))
-        transport_ = abbrev;
-      if (network_type_.empty() && (!strcmp(abbrev, "ip") || !strcmp(abbrev, "ipv6")))
-        network_type_ = strcmp(abbrev, "ip") ? "ipv6" : "ipv4";
+  instances_.clear();
+  entries_.clear();
+  open_.clear();
+  // Pre-order walk of the whole tree without recursion (hostile packets can
+  // nest deeply); open_ follows the walk's protocol items.
+  proto_node *n = tree ? tree->first_child : nullptr;
+  while (n) {
+    visit(n, n->parent == tree);
+    if (n->first_child) {
+      n = n->first_child;
       continue;
     }
-    // A field at the top level (tcp.segments, a text label) belongs to the
-    // latest layer of its protocol, or starts one.
-    int proto_id = hf->parent >= 0 ? hf->parent : (layers_.empty() ? -1 : layers_.back().proto_id);
-    if (proto_id < 0) continue;
-    Layer *target = nullptr;
-    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it)
-      if (it->proto_id == proto_id) { target = &*it; break; }
-    if (target) target->roots.push_back(top);
-    else layers_.push_back({layer_key_for_proto(proto_id), proto_id, {top}});
+    for (;;) {  // leave n, and every item whose last child it was
+      if (!open_.empty() && open_.back().node == n) {
+        layers_[open_.back().layer].innermost_open = open_.back().outer;
+        open_.pop_back();
+      }
+      if (n->next) { n = n->next; break; }
+      n = n->parent;
+      if (n == tree) { n = nullptr; break; }
+    }
   }
+  for (; !open_.empty(); open_.pop_back()) layers_[open_.back().layer].innermost_open = open_.back().outer;  // none left: the walk closes each
+  for (int layer : touched_layers_) layers_[layer].latest = -1;
+  touched_layers_.clear();
 
-  // A protocol occurring more than once (tunnels, several PDUs in one frame)
-  // becomes an array of layer objects, in packet order, under one key.
-  out.push_back('{');
-  std::vector<bool> &written = layer_written_;
-  written.assign(layers_.size(), false);
+  // Each layer key once, in first-seen order; several layer objects under one
+  // key become an array, in tree order.
+  for (int i = (int)instances_.size() - 1; i >= 0; i--) {
+    int &last = last_of_key_[instances_[i].layer_key];
+    instances_[i].next_same_key = last;
+    last = i;
+  }
+  TextBuffer &text = text_;
+  text.clear();
+  text.push_back('{');
   bool first = true;
-  for (size_t i = 0; i < layers_.size(); i++) {
-    if (written[i]) continue;
-    if (!first) out.push_back(',');
+  for (size_t i = 0; i < instances_.size(); i++) {
+    int &head = last_of_key_[instances_[i].layer_key];
+    if (head != (int)i) continue;  // written with the first of its key
+    head = -1;
+    if (!first) text.push_back(',');
     first = false;
-    out.append(keys_[layers_[i].key_id]);
-    size_t same = 0;
-    for (size_t j = i + 1; j < layers_.size(); j++) same += layers_[j].key_id == layers_[i].key_id;
-    if (!same) {
-      write_layer(layers_[i], out);
-      continue;
+    text.append(keys_[instances_[i].layer_key]);
+    bool array = instances_[i].next_same_key >= 0;
+    if (array) text.push_back('[');
+    for (int j = (int)i; j >= 0; j = instances_[j].next_same_key) {
+      if (j != (int)i) text.push_back(',');
+      write_instance(instances_[j], text);
     }
-    out.push_back('[');
-    for (size_t j = i; j < layers_.size(); j++) {
-      if (layers_[j].key_id != layers_[i].key_id) continue;
-      if (j != i) out.push_back(',');
-      write_layer(layers_[j], out);
-      written[j] = true;
-    }
-    out.push_back(']');
+    if (array) text.push_back(']');
   }
-  out.push_back('}');
+  text.push_back('}');
+  out.append(text.data(), text.size());
 
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it)
-    if (!is_generic_layer(proto_registrar_get_nth(it->proto_id)->abbrev)) return plain_names_[it->key_id];
-  return layers_.empty() ? kUnknownProtocol : plain_names_[layers_.back().key_id];
+  // The highest protocol: the last top-level layer that is not payload or annotation.
+  for (auto it = instances_.rbegin(); it != instances_.rend(); ++it)
+    if (it->top_level && !is_generic_layer(proto_registrar_get_nth(it->proto_id)->abbrev)) return plain_names_[it->layer_key];
+  for (auto it = instances_.rbegin(); it != instances_.rend(); ++it)
+    if (it->top_level) return plain_names_[it->layer_key];
+  return kUnknownProtocol;
 }

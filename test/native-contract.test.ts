@@ -190,13 +190,10 @@ test('real documents keep the contract: their top-level fields, and every layer 
     for (const [name, field] of top) if (field.always) assert.ok(name in doc, `frame ${doc.frame_number} of ${doc.file_name} has no ${name}`);
   }
 
-  // Layer values: each key's registered types (by its key in its own layer, or its whole-abbreviation key).
+  // Layer values: each path's registered types.
   const typesByKey = new Map<string, Set<string>>();
   const add = (key: string, type: string) => (typesByKey.get(key) ?? typesByKey.set(key, new Set()).get(key)!).add(type);
-  for (const f of await fieldRegistry()) {
-    add(`${f.layer}.${f.key}`, f.type);
-    add(f.foreignKey, f.type);
-  }
+  for (const f of await fieldRegistry()) add(`${f.layer}.${f.key}`, f.type);
   let checked = 0;
   let unknown = 0;
   const wrong: string[] = [];
@@ -204,7 +201,7 @@ test('real documents keep the contract: their top-level fields, and every layer 
     for (const [layer, value] of Object.entries(doc.layers as Record<string, object>))
       for (const occurrence of Array.isArray(value) ? value : [value])
         for (const [key, v] of Object.entries(occurrence as Record<string, unknown>)) {
-          const types = typesByKey.get(`${layer}.${key}`) ?? typesByKey.get(key) ?? typesByKey.get(`${layer}_${key}`);
+          const types = typesByKey.get(`${layer}.${key}`);
           if (!types) {
             unknown++;
             continue;

@@ -110,9 +110,9 @@ function asCaptureError(err: unknown): CaptureError {
   return new CaptureError(e.message, e.code);
 }
 
-/** One registered Wireshark field, with the keys espcap's documents use for it. */
+/** One registered Wireshark field, with its path in documents: layers.<layer>.<key>. */
 export interface RegisteredField {
-  /** Layer key of the field's protocol, e.g. "tcp". */
+  /** Layer key of the protocol its abbreviation names, e.g. "tcp" (also for dns.* fields under mDNS). */
   layer: string;
   /** Key inside its own protocol's layer, e.g. "flags_syn"; "" for the protocol itself. */
   key: string;
@@ -120,8 +120,6 @@ export interface RegisteredField {
   /** Wireshark type, e.g. "FT_UINT16". */
   type: string;
   name: string;
-  /** Key when the field appears inside another protocol's layer, e.g. "tcp_flags_syn". */
-  foreignKey: string;
 }
 
 export async function fieldRegistry(): Promise<RegisteredField[]> {
@@ -131,8 +129,8 @@ export async function fieldRegistry(): Promise<RegisteredField[]> {
     .split('\n')
     .filter((line) => line.length > 0)
     .map((line) => {
-      const [layer, key, abbrev, type, name, foreignKey] = line.split('\t');
-      return { layer, key, abbrev, type, name, foreignKey };
+      const [layer, key, abbrev, type, name] = line.split('\t');
+      return { layer, key, abbrev, type, name };
     });
 }
 

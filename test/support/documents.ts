@@ -1,25 +1,32 @@
 // Reading values out of espcap documents by Wireshark field abbreviation,
-// following the documented key rule: inside the layer of the field's own
-// protocol the protocol prefix is dropped (ip.src -> layers.ip.src); inside
-// any other layer the whole abbreviation is kept; dots become underscores.
+// by the documented path rule: layers.<protocol>.<rest of the abbreviation,
+// dots as underscores>, wherever the item sat in the tree. The fields tests
+// ask for are named by one-word protocols (ip, dns, tcp, ...), so <protocol>
+// is the abbreviation's first word here.
 import { Doc } from './programs';
 
 function normalise(name: string): string {
   return name.replace(/[^A-Za-z0-9_-]/g, '_').replace(/^_+/, '');
 }
 
-/** Every value of the field in the document, in no particular order. */
+/** The path of a field named by a one-word protocol: ["dns", "qry_name"] for dns.qry.name. */
+export function pathOf(abbrev: string): [string, string] {
+  const dot = abbrev.indexOf('.');
+  if (dot < 0) throw new Error(`${abbrev} is a protocol, not a field`);
+  return [normalise(abbrev.slice(0, dot)), normalise(abbrev.slice(dot + 1))];
+}
+
+/** Every value of the field in the document, at its path only, in document order. */
 export function fieldValues(doc: Doc, abbrev: string): unknown[] {
+  const [layerName, key] = pathOf(abbrev);
+  const layer = (doc.layers as Record<string, unknown>)[layerName];
   const values: unknown[] = [];
-  for (const [layerName, layer] of Object.entries(doc.layers as Record<string, unknown>)) {
-    const prefix = layerName + '.';
-    for (const occurrence of Array.isArray(layer) ? layer : [layer]) {
-      const key = normalise(abbrev.startsWith(prefix) ? abbrev.slice(prefix.length) : abbrev);
-      const v = (occurrence as Record<string, unknown>)[key];
-      if (v === undefined) continue;
-      if (Array.isArray(v)) values.push(...v);
-      else values.push(v);
-    }
+  if (layer === undefined) return values;
+  for (const occurrence of Array.isArray(layer) ? layer : [layer]) {
+    const v = (occurrence as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) values.push(...v);
+    else values.push(v);
   }
   return values;
 }

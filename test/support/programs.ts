@@ -61,16 +61,19 @@ export function tshark(args: string[]): Promise<string> {
   });
 }
 
+const AGGREGATOR = '\x1f';
+
 /**
  * `tshark -T fields` for the given fields: one row per packet, one list of
  * values per field (all occurrences, in tree order).
  */
 export async function tsharkFields(file: string, fields: string[], extra: string[] = []): Promise<string[][][]> {
-  const out = await tshark(['-r', file, ...extra, '-T', 'fields', '-E', 'aggregator=|', ...fields.flatMap((f) => ['-e', f])]);
+  // Occurrences joined by a byte no field value holds (a URI or a Call-ID may hold '|' or ',').
+  const out = await tshark(['-r', file, ...extra, '-T', 'fields', '-E', `aggregator=${AGGREGATOR}`, ...fields.flatMap((f) => ['-e', f])]);
   // One line per packet, even when every field is empty; only the final newline ends the list.
   const lines = out.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  return lines.map((line) => line.split('\t').map((cell) => (cell === '' ? [] : cell.split('|'))));
+  return lines.map((line) => line.split('\t').map((cell) => (cell === '' ? [] : cell.split(AGGREGATOR))));
 }
 
 /** Runs async jobs with a bounded concurrency. */
