@@ -7,7 +7,13 @@
 # tools (capinfos, editcap, mergecap; tshark for the final breakdown), plus a
 # small perl step, explained below.
 #
-#   bash bench/make-capture.sh [OUT] [MIN_PACKETS]
+#   bash bench/make-capture.sh [OUT] [MIN_PACKETS] [web|varied]
+#
+# "web" (the default) is the list below; "varied" takes one copy per cycle of
+# every Ethernet capture of the corpus with fewer than 3,000 packets (about
+# 200 files: many protocols, most of them small), the traffic a network tap
+# sees rather than a web server, e.g.
+#   bash bench/make-capture.sh bench/work/varied.pcap 100000 varied
 #
 # Paths are relative to the repository root, like bench/dissect-vs-tshark.sh.
 # Idempotent: if OUT already has MIN_PACKETS packets or more, it says so and
@@ -46,6 +52,8 @@ need() { command -v "$1" >/dev/null 2>&1 || die "$1 is missing (Debian: apt-get 
 
 out=${1:-bench/work/mix.pcap}
 min=${2:-500000}
+kind=${3:-web}
+[[ $kind == web || $kind == varied ]] || die "the mix is 'web' or 'varied', got '$kind'"
 pcaps=${ESPCAP_PCAPS:-../shared/pcaps}
 [[ $min =~ ^[1-9][0-9]{0,9}$ ]] || die "MIN_PACKETS must be a positive integer, got '$min'"
 
@@ -113,6 +121,11 @@ EOF
 #   var-services-std-ports, v6           mixed TCP/UDP with DNS; quic_win11 (QUIC), nbns (UDP)
 # Left out on purpose: smtp.pcap (its timestamps span 5.8 years), captures with
 # many malformed packets (206_example_b), tunnels (gre-*, erspan).
+
+if [ "$kind" = varied ]; then
+  # Every Ethernet capture with fewer than 3,000 packets (big ones would drown the variety), once per cycle.
+  MIX=$(awk -F'\t' 'NR > 1 && $1 !~ /^bad_/ && $6 == "ether" && $5 ~ /^[0-9]+$/ && $5 < 3000 {print "1  corpus/" $1}' "$manifest" | sort -k2)
+fi
 
 work=bench/work/make-capture.tmp
 rm -rf "$work"
@@ -194,6 +207,7 @@ while read -r w rel; do
   IFS=$'\t' read -r _ encap count start end < <(capinfos -T -r -E -c -S -a -e "$f" 2>/dev/null) \
     || die "capinfos cannot read $f"
   [ "$encap" = ether ] || { echo "make-capture: skipping $rel (encapsulation $encap, not ether)" >&2; continue; }
+  [[ $start =~ ^[0-9]+(\.[0-9]+)?$ && $end =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "make-capture: skipping $rel (no packet times)" >&2; continue; }
   s_us=$(to_us "$start"); e_us=$(to_us "$end")
   (( e_us - s_us <= 3600000000 )) || { echo "make-capture: skipping $rel (spans more than an hour)" >&2; continue; }
   names+=("$rel"); weights+=("$w"); npkts+=("$count"); first+=("$s_us"); span+=($(( e_us - s_us )))
