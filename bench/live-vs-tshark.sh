@@ -27,11 +27,19 @@ source bench/live-network.sh
 relay_elasticsearch "$url"
 trap 'stop_relays; remove_network' EXIT
 
-replay() { # rate: rate x duration packets
-  ip netns exec "$send" tcpreplay -q --pps="$1" --loop=1000 --limit=$(($1 * duration)) -i espcap1 "$source_capture" > /dev/null 2>&1
-}
 # Kills what captures at the deadline: espcap and its dissecting processes (own process groups), or tshark.
 kill_capture() { pkill -KILL -f "$1" || true; }
+# A run that failed: its capture stopped (a capture left running would hold the
+# command substitution that reads its count open), the reason said, exit 1.
+fail() {
+  for what in "bin/espcap.js --nic espcap0" "dist/src/pipeline/worker.js" "tshark -n -i espcap0" dumpcap; do kill_capture "$what"; done
+  echo "live-vs-tshark: $*" >&2
+  exit 1
+}
+replay() { # rate: rate x duration packets; a replay that fails fails the run (its counts would read as losses)
+  ip netns exec "$send" tcpreplay -q --pps="$1" --loop=1000 --limit=$(($1 * duration)) -i espcap1 "$source_capture" > "$work/tcpreplay.out" 2>&1 ||
+    fail "tcpreplay failed at $1/s: $(grep -m1 . "$work/tcpreplay.out")"
+}
 
 # Documents espcap wrote by the deadline at rate $1; $2: "stdout" or "node".
 espcap_at() {
@@ -44,12 +52,8 @@ espcap_at() {
   else
     (ip netns exec "$cap" node bin/espcap.js --nic espcap0 --output - 2> "$work/espcap.err" | wc -l > "$work/espcap.lines") &
   fi
-  until grep -q "capturing on" "$work/espcap.err"; do
-    if ! pgrep -f "bin/espcap.js --nic espcap0" > /dev/null; then
-      echo "live-vs-tshark: espcap did not start: $(cat "$work/espcap.err")" >&2
-      exit 1
-    fi
-    sleep 0.1
+  until sleep 0.1 && grep -q "capturing on" "$work/espcap.err"; do
+    pgrep -f "bin/espcap.js --nic espcap0" > /dev/null || fail "espcap did not start: $(cat "$work/espcap.err")"
   done
   replay "$rate"
   sleep 3
@@ -68,7 +72,9 @@ tshark_at() {
   local rate=$1
   : > "$work/tshark.err"
   (ip netns exec "$cap" tshark -n -i espcap0 -T ek 2> "$work/tshark.err" | wc -l > "$work/tshark.lines") &
-  until grep -q "Capturing on" "$work/tshark.err"; do sleep 0.1; done
+  until sleep 0.1 && grep -q "Capturing on" "$work/tshark.err"; do
+    pgrep -f "tshark -n -i espcap0" > /dev/null || fail "tshark did not start: $(tail -1 "$work/tshark.err")"
+  done
   replay "$rate"
   sleep 3
   kill_capture "tshark -n -i espcap0"
@@ -95,6 +101,10 @@ for rate in $rates; do
   es=$(espcap_at "$rate" node)
   drop_indices
   ts=$(tshark_at "$rate")
+  # Each run prints one count; anything else is a run that failed (its message is above).
+  for got in "$out" "$es" "$ts"; do
+    [[ $got =~ ^[0-9]+$ ]] || { echo "live-vs-tshark: a run at $rate/s failed (got '$got')" >&2; exit 1; }
+  done
   echo "rate $rate: espcap $out, espcap --node $es, tshark $ts of $sent" >&2
   rows+=("$rate $sent $out $es $ts")
 done

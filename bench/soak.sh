@@ -44,7 +44,10 @@ else
   source bench/live-network.sh
   ip netns exec "$cap" node bin/espcap.js --nic espcap0 --output /dev/null --count "$total" 2> "$log" &
   pid=$!
-  until grep -q "capturing on" "$log"; do sleep 0.1; done
+  until grep -q "capturing on" "$log"; do
+    kill -0 "$pid" 2> /dev/null || { echo "soak: espcap did not start capturing: $(tail -1 "$log")" >&2; exit 1; }
+    sleep 0.1
+  done
   ip netns exec "$send" tcpreplay -q --pps="$rate" --loop="$loops" -i espcap1 "$capture" > /dev/null 2>&1 &
   replayer=$!
   what="$total packets replayed at $rate/s ($loops x $capture)"
@@ -64,9 +67,14 @@ while kill -0 "$pid" 2> /dev/null; do
   echo "$(($(date +%s) - start)),$own,$dissecting,$((own + dissecting))" >> "$csv"
   sleep 1
 done
-wait "$pid" || true
+status=0
+wait "$pid" || status=$?
 [ -n "${replayer:-}" ] && kill "$replayer" 2> /dev/null || true
 elapsed=$(($(date +%s) - start))
+# A failed run, or one that did not dissect every packet, measured nothing: fail instead of drawing it.
+[ "$status" = 0 ] || { echo "soak: espcap exited with $status: $(tail -1 "$log")" >&2; exit 1; }
+done_count=$(grep -oE '([0-9]+) packets from|([0-9]+) dissected' "$log" | tail -1 | grep -oE '^[0-9]+')
+[ "$done_count" = "$total" ] || { echo "soak: espcap dissected ${done_count:-no} packets of $total: $(tail -1 "$log")" >&2; exit 1; }
 
 node bench/plot-rss.js "$csv" "bench/results/soak-$mode.svg" "espcap soak ($mode): $what"
 summary=$(grep -E "packets (from|captured)" "$log" | tail -1 | sed 's/^espcap: //')

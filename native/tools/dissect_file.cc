@@ -1,6 +1,8 @@
 // Dissects capture files with the engine's own code, without Node, for
-// sanitizer builds: the sequence of ReaderCore::pump (engine_thread.cc), one
-// file after another in one process, as a dissecting process does.
+// sanitizer builds: one file after another in one process, as a dissecting
+// process does: libwireshark started and every file opened and pumped on the
+// engine thread (EngineThread, ReaderCore::pump in engine_thread.cc), the
+// batches taken on this thread as JavaScript takes them, and checked.
 //
 //   dissect_file [--max-bytes N] [--reset-every N] [--filter EXPR] [--config-dir DIR] FILE...
 //
@@ -11,14 +13,18 @@
 //   invalid-document PATH frame=N PROBLEM
 // Exit code: 0 every file read to its end, 1 a capture error, 2 usage or
 // start-up failure, 3 a document that is not strict JSON.
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "../capture_dissector.h"
+#include "../engine_thread.h"
 #include "../epan_runtime.h"
 #include "json_check.h"
 
@@ -61,41 +67,78 @@ void check_batch(const std::string &path, const PacketBatch &batch, Counts &coun
   }
 }
 
+// What this thread waits for from the engine thread: a job done, or a batch ready.
+struct Waiter {
+  std::mutex mutex;
+  std::condition_variable cv;
+  uint64_t notices = 0;
+  void notify() {
+    std::lock_guard<std::mutex> lock(mutex);
+    notices++;
+    cv.notify_all();
+  }
+  uint64_t seen() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return notices;
+  }
+  // Waits for a notice after `since` (seen() before looking for work, so none is missed).
+  void wait_after(uint64_t since) {
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait(lock, [&] { return notices != since; });
+  }
+};
+
 // Returns false at a capture error (reported on stderr as one line).
-bool dissect(const CaptureOptions &options, Counts &counts) {
+bool dissect(EngineThread &engine, const CaptureOptions &options, Counts &counts) {
   printf("file %s\n", options.path.c_str());
   fflush(stdout);
-  CaptureError error;
-  std::unique_ptr<CaptureDissector> dissector = CaptureDissector::open(options, error);
-  bool failed = !dissector;
-  uint64_t records = 0, resets = 0;
-  while (dissector) {
-    PacketBatch batch;
-    batch.offsets.reserve(kBatchSize * PacketBatch::kSpansPerPacket);
-    batch.meta.reserve(kBatchSize * PacketBatch::kMetaPerPacket);
-    bool end = false;
-    while (batch.count < kBatchSize) {
-      CaptureDissector::Step step = dissector->next(batch, error);
-      if (step == CaptureDissector::Step::kEnd) { end = true; break; }
-      if (step == CaptureDissector::Step::kError) { failed = end = true; break; }
+  // Shared: the engine thread's last notice may come after this function has seen `pumped` and returned.
+  auto waiter = std::make_shared<Waiter>();
+  ReaderLimits limits;
+  limits.batch_size = kBatchSize;
+  ReaderCore reader(limits, [waiter] { waiter->notify(); });
+  std::atomic<bool> pumped{false};
+  CaptureError open_error;
+  bool opened = false;
+  // As the addon's open(): opened and pumped on the engine thread.
+  engine.post([&, waiter] {
+    CaptureError error;
+    std::unique_ptr<CaptureDissector> dissector = CaptureDissector::open(options, error);
+    opened = dissector != nullptr;
+    if (!opened) open_error = error;
+    if (opened) reader.pump(std::move(dissector), engine);
+    pumped = true;  // the last use of this function's locals
+    waiter->notify();
+  });
+  // As JavaScript: take what is ready, until the pump has ended and nothing is left.
+  for (;;) {
+    uint64_t since = waiter->seen();
+    std::unique_ptr<PacketBatch> batch = reader.take();
+    if (batch) {
+      counts.packets += batch->count;
+      check_batch(options.path, *batch, counts);
+      continue;
     }
-    counts.packets += batch.count;
-    check_batch(options.path, batch, counts);
-    if (end) {
-      records = dissector->records_read();
-      resets = dissector->session_resets();
-      dissector.reset();  // closing and freeing happen on this thread, as in pump()
+    if (pumped) {
+      // Everything was handed over before `pumped`: take what came meanwhile.
+      while ((batch = reader.take())) {
+        counts.packets += batch->count;
+        check_batch(options.path, *batch, counts);
+      }
+      break;
     }
+    waiter->wait_after(since);
   }
-  if (failed) {
-    printf("capture-error %s %s\n", options.path.c_str(), error_code_name(error.code));
-    fprintf(stderr, "dissect_file: %s: %s (%s)\n", options.path.c_str(), error.message.c_str(), error_code_name(error.code));
+  std::optional<CaptureError> error = opened ? reader.error() : std::optional<CaptureError>(open_error);
+  if (error) {
+    printf("capture-error %s %s\n", options.path.c_str(), error_code_name(error->code));
+    fprintf(stderr, "dissect_file: %s: %s (%s)\n", options.path.c_str(), error->message.c_str(), error_code_name(error->code));
   } else {
-    printf("done %s records=%llu packets=%llu resets=%llu\n", options.path.c_str(), (unsigned long long)records,
-           (unsigned long long)counts.packets, (unsigned long long)resets);
+    printf("done %s records=%llu packets=%llu resets=%llu\n", options.path.c_str(), (unsigned long long)reader.records.load(),
+           (unsigned long long)counts.packets, (unsigned long long)reader.resets.load());
   }
   fflush(stdout);
-  return !failed;
+  return !error;
 }
 
 bool parse_count(const char *text, uint64_t &out) {
@@ -136,9 +179,19 @@ int main(int argc, char **argv) {
   }
   if (files.empty()) return usage();
 
+  EngineThread engine;
+  engine.start();
   std::string error;
-  if (!runtime_init(runtime, error)) {
+  bool started = false;
+  auto waiter = std::make_shared<Waiter>();
+  engine.post([&, waiter] {
+    started = runtime_init(runtime, error);
+    waiter->notify();
+  });
+  waiter->wait_after(0);  // its one notice: init done
+  if (!started) {
     fprintf(stderr, "dissect_file: %s\n", error.c_str());
+    engine.stop();
     return 2;
   }
   bool capture_error = false;
@@ -147,9 +200,10 @@ int main(int argc, char **argv) {
     CaptureOptions options = base;
     options.path = file;
     Counts counts;
-    if (!dissect(options, counts)) capture_error = true;
+    if (!dissect(engine, options, counts)) capture_error = true;
     invalid += counts.invalid;
   }
+  engine.stop();
   if (invalid) return 3;
   return capture_error ? 1 : 0;
 }
