@@ -29,11 +29,12 @@ for f in "$corpus"/*; do
 done
 nfiles=$(ls "$work/corpus" | wc -l)
 out=$work/out.ndjson
-# espcap reads every good packet of the damaged files too, then exits 1 naming them.
+# espcap reads every good packet of the damaged files too, then exits 1 naming
+# them. Its summary stays in $work/stderr (progress is only drawn on a terminal).
 espcap_dir() {
   local t0 secs docs
   t0=$(date +%s.%N)
-  $espcap --dir "$@" --output "$out" --quiet 2> "$work/stderr" || true
+  $espcap --dir "$@" --output "$out" 2> "$work/stderr" || true
   secs=$(seconds "$t0")
   docs=$(wc -l < "$out")
   echo "$secs $docs"
@@ -61,11 +62,11 @@ done
 editcap -r test_pcaps/test_dns.pcap "$work/one.pcap" 1
 for i in $(seq "$tiny_count"); do editcap -t "$i" "$work/one.pcap" "$work/tiny/$(printf %05d "$i").pcap"; done
 read -r s_tiny d_tiny < <(espcap_dir "$work/tiny" --workers 1)
+restarts=$(sed -n 's/.*restarted \([0-9]*\) time.*/\1/p' "$work/stderr")
 read -r s_tiny_kept d_tiny_kept < <(espcap_dir "$work/tiny" --workers 1 --worker-max-rss 1048576)
 for d in "$d_tiny" "$d_tiny_kept"; do
   [ "$d" = "$tiny_count" ] || { echo "small-files: $d documents from $tiny_count one-packet files" >&2; exit 1; }
 done
-restarts=$($espcap --dir "$work/tiny" --workers 1 --output /dev/null 2>&1 | sed -n 's/.*restarted \([0-9]*\) time.*/\1/p')
 
 # 3. Where it goes.
 epan_share="(perf not installed)"

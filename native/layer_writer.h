@@ -60,7 +60,6 @@ class LayerWriter {
   Path path_of(const header_field_info *hf);
 
  private:
-  // What the path rule says of one registered field, computed once per field.
   // What the path rule says of one registered field, computed once per field,
   // with what the per-field work needs so that it never reads the field's
   // registration again (scattered in memory: cache misses). 8 bytes: there is
@@ -74,17 +73,19 @@ class LayerWriter {
     int8_t flow() const { return (int8_t)((state >> 4) - 1); }
   };
   static constexpr uint8_t kComputed = 1, kReported = 2;
-  // A protocol that holds fields, and its layer objects in the current packet.
+  // A protocol that holds fields: what documents need of it, found once, and
+  // its layer objects in the current packet.
   struct Layer {
-    int proto_id;
-    int layer_key;          // interned layer key ("ip")
-    int innermost_open = -1;  // its innermost layer object enclosing the walk's current item, or -1
-    int latest = -1;          // its latest layer object in the packet, or -1
+    int layer_key;              // interned layer key ("ip")
+    bool generic;               // payload or annotation: never the packet's `protocol`
+    const char *transport;      // network.transport it gives as a top-level layer ("tcp"), or null
+    const char *network_type;   // network.type it gives as a top-level layer ("ipv4"), or null
+    int innermost_open = -1;    // its innermost layer object enclosing the walk's current item, or -1
+    int latest = -1;            // its latest layer object in the packet, or -1
   };
   // One layer object of the packet.
   struct Instance {
-    int layer_key;
-    int proto_id;
+    int layer;             // index in layers_
     bool top_level;        // a top-level tree item: the packet's own headers (flow, `protocol`)
     int first = -1, last = -1;  // its fields, chained in tree order
     int next_same_key = -1;     // the next layer object under the same key
@@ -130,7 +131,7 @@ class LayerWriter {
   enum FlowSlot : int8_t { kNoFlow = -1, kSrcIp, kDstIp, kSrcPort, kDstPort, kSrcMac, kDstMac, kFlowSlots };
   std::unordered_map<int, int8_t> flow_slot_;  // hf id -> FlowSlot, for the few fields of the flow
   std::string flow_values_[kFlowSlots];
-  std::string transport_, network_type_;
+  const char *transport_ = nullptr, *network_type_ = nullptr;
   // Interned keys, stored JSON-quoted with the colon: "\"flags_syn\":".
   std::unordered_map<std::string, int> key_ids_;
   std::vector<std::string> keys_;

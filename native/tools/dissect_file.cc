@@ -13,7 +13,6 @@
 //   invalid-document PATH frame=N PROBLEM
 // Exit code: 0 every file read to its end, 1 a capture error, 2 usage or
 // start-up failure, 3 a document that is not strict JSON.
-#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
