@@ -231,7 +231,7 @@ test('the cluster gone for longer than --retry-deadline: espcap stops with one l
     const lines = run.stderr().trim().split('\n');
     assert.equal(lines.length, 1, run.stderr());
     // Wherever the outage met it: a bulk request, or the mapping of an index.
-    assert.match(lines[0], /^espcap: Elasticsearch (accepted no document for \d+ s|: cannot prepare index packets-[-\d]+): cannot connect: .*; (stopped; .*)?run the same command again to index the rest$/);
+    assert.match(lines[0], /^espcap: Elasticsearch( accepted no document for \d+ s|: cannot prepare index packets-[-\d]+): cannot connect: .*; (stopped; .*)?run the same command again to index the rest$/);
     for (const letter of parseNdjson(fs.readFileSync(deadLetter, 'utf8'))) assert.equal(letter.error.type, 'request_failed');
   } finally {
     await cluster.start();

@@ -22,7 +22,7 @@ import { BatchView, DocumentBuilder } from '../document';
 import { Meta } from '../engine/engine';
 import { EspcapError, writeFailure } from '../errors';
 import { FileCounts, noFileCounts, PacketSink } from '../outputs/sink';
-import { backoff, describeError, sleep, withRetries } from './cluster';
+import { backoff, describeError, retryable, sleep, withRetries } from './cluster';
 import { describeRefusal, EsError, fieldLimitIn } from './refusals';
 import { EsMapping, FIELD_BUDGET, fieldMapping, IndexLayout, indexName, layerFieldType, layerProperties, templateName } from './mapping';
 
@@ -287,7 +287,8 @@ export class ElasticsearchSink implements PacketSink {
    */
   private prepareIndices(indices: Set<string>): Promise<void> {
     this.mappingWork = this.mappingWork.then(async () => {
-      if ([...indices].some((index) => !this.mappedUpTo.has(index))) await this.updateTemplate();
+      const unprepared = [...indices].find((index) => !this.mappedUpTo.has(index));
+      if (unprepared !== undefined) await this.updateTemplate(unprepared);
       for (const index of indices) {
         const done = this.mappedUpTo.get(index);
         if (done === this.fields.length) continue;
@@ -330,10 +331,11 @@ export class ElasticsearchSink implements PacketSink {
   /**
    * Adds the layer fields met since the last update to the index template
    * (read, merged, written: a field already there keeps its mapping). Only an
-   * optimisation — every index is checked when it is made — so a failure is
-   * a warning, once.
+   * optimisation — every index is checked when it is made — so a refusal is
+   * a warning, once. A cluster still away when the retries give up stops the
+   * run here, with the same line the index it was for would give.
    */
-  private async updateTemplate(): Promise<void> {
+  private async updateTemplate(forIndex: string): Promise<void> {
     if (this.templatedUpTo === this.fields.length) return;
     const name = templateName(this.options.layout);
     try {
@@ -346,6 +348,7 @@ export class ElasticsearchSink implements PacketSink {
       await this.retrying(() => this.client.indices.putIndexTemplate({ name, index_patterns, template, priority, _meta, version, composed_of } as never));
       this.templatedUpTo = this.fields.length;
     } catch (err) {
+      if (retryable(err)) throw new EspcapError(`Elasticsearch: cannot prepare index ${forIndex}: ${describeError(err)}; run the same command again to index the rest`);
       if (!this.templateWarned) process.stderr.write(`espcap: warning: cannot add the new fields to the index template ${name}: ${describeError(err)}\n`);
       this.templateWarned = true;
       this.templatedUpTo = this.fields.length; // not again for these

@@ -46,6 +46,35 @@ export function readSecretFile(flag: string, file: string): string {
   }
 }
 
+/** The connection flags as given (--node, --username, ...), before the secrets are read. */
+export interface ConnectionFlags {
+  node: string;
+  username?: string;
+  /** From ESPCAP_PASSWORD. */
+  password?: string;
+  passwordFile?: string;
+  apiKey?: string;
+  apiKeyFile?: string;
+  caCert?: string;
+  insecure: boolean;
+}
+
+/** How to reach the cluster, from the flags: the files named are read, a missing password refused, --insecure warned about. */
+export function clusterOptions(flags: ConnectionFlags): ClusterOptions {
+  const cluster: ClusterOptions = {
+    nodes: parseNodes(flags.node),
+    username: flags.username,
+    password: flags.passwordFile ? readSecretFile('--password-file', flags.passwordFile) : flags.password,
+    apiKey: flags.apiKeyFile ? readSecretFile('--api-key-file', flags.apiKeyFile) : flags.apiKey,
+    caCert: flags.caCert ? readSecretFile('--ca-cert', flags.caCert) : undefined,
+    verifyTls: !flags.insecure,
+    requestTimeoutMs: 60000,
+  };
+  if (flags.username && cluster.password === undefined) throw new UsageError('--username needs a password: set ESPCAP_PASSWORD or give --password-file');
+  if (flags.insecure) process.stderr.write('espcap: warning: --insecure: TLS certificates are not verified; anyone on the path can read and change what is indexed\n');
+  return cluster;
+}
+
 export function createClient(options: ClusterOptions): Client {
   const auth = options.apiKey
     ? { apiKey: options.apiKey }
@@ -73,7 +102,7 @@ export function createClient(options: ClusterOptions): Client {
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
 /** A failure worth retrying: the cluster is away, overloaded or restarting. */
-function retryable(err: unknown): boolean {
+export function retryable(err: unknown): boolean {
   if (err instanceof errors.ResponseError) return RETRYABLE_STATUS.has(err.meta.statusCode ?? 0);
   return err instanceof errors.ConnectionError || err instanceof errors.TimeoutError || err instanceof errors.NoLivingConnectionsError;
 }

@@ -3,7 +3,7 @@
 // resume state); this module puts them together as an output.
 import * as path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
-import { EspcapError, UsageError } from '../errors';
+import { EspcapError } from '../errors';
 import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import type { CaptureClaims } from '../elasticsearch/claims';
 import type { ClusterOptions } from '../elasticsearch/cluster';
@@ -65,21 +65,11 @@ function warn(message: string): void {
  */
 async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<PreparedOutput<ElasticsearchSpec>> {
   // Loaded only here: printing or writing NDJSON needs no Elasticsearch client.
-  const { parseNodes, readSecretFile, createClient, checkCluster, describeError } = await import('../elasticsearch/cluster');
+  const { clusterOptions, createClient, checkCluster, describeError } = await import('../elasticsearch/cluster');
   const { indexTemplate, indexPattern, templateName } = await import('../elasticsearch/mapping');
   const layout = { prefix: choice.indexPrefix, period: choice.indexPeriod };
   const template = templateName(layout);
-  const cluster: ClusterOptions = {
-    nodes: parseNodes(choice.node),
-    username: choice.username,
-    password: choice.passwordFile ? readSecretFile('--password-file', choice.passwordFile) : choice.password,
-    apiKey: choice.apiKeyFile ? readSecretFile('--api-key-file', choice.apiKeyFile) : choice.apiKey,
-    caCert: choice.caCert ? readSecretFile('--ca-cert', choice.caCert) : undefined,
-    verifyTls: !choice.insecure,
-    requestTimeoutMs: 60000,
-  };
-  if (choice.username && cluster.password === undefined) throw new UsageError('--username needs a password: set ESPCAP_PASSWORD or give --password-file');
-  if (choice.insecure) warn('warning: --insecure: TLS certificates are not verified; anyone on the path can read and change what is indexed');
+  const cluster: ClusterOptions = clusterOptions(choice);
   const client = createClient(cluster);
   let info;
   try {
