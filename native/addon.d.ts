@@ -107,9 +107,33 @@ export type ValueKind =
 
 export interface NativeDocumentContract {
   /** The top-level fields of every packet document the engine writes, in order. */
-  packetFields: { name: string; json: 'iso-time' | 'epoch-millis' | 'iso-seconds' | 'number' | 'string' | 'object'; always: boolean }[];
+  packetFields: { name: string; json: 'iso-time' | 'epoch-millis' | 'iso-seconds' | 'number' | 'string' | 'strings' | 'object'; always: boolean }[];
   /** Every FT_* type of this libwireshark, and how its values are written. */
   valueKinds: Record<string, ValueKind>;
+}
+
+/** One frame of a capture as stored. */
+export interface NativeRawFrame {
+  /** 1-based, as documents count frames (every record of the capture). */
+  frame: number;
+  /** pcap LINKTYPE_ value; -1 when the record cannot be written as a pcapng packet (`note` says why). */
+  linkType: number;
+  note?: string;
+  seconds: number;
+  nanoseconds: number;
+  /** Bytes on the wire. */
+  length: number;
+  /** The captured bytes. */
+  data: Buffer;
+}
+
+export interface NativeFrameReader {
+  /** Reads on to each frame (whole numbers, ascending, after position()); frames past the end are left out. Throws a NativeError at a read error. */
+  read(frames: number[]): NativeRawFrame[];
+  /** The last record read, 0 before the first. */
+  position(): number;
+  /** Closes the capture now (not at garbage collection). */
+  close(): void;
 }
 
 export interface NativeInterface {
@@ -176,6 +200,10 @@ export interface NativeAddon {
   errorCodes(): NativeErrorCode[];
   /** Opens a capture (after init); rejects with a NativeError. */
   open(options: NativeOpenOptions): Promise<NativeReader>;
+  /** Compiles a Wireshark display filter (after init): "" when valid, else epan's message. */
+  checkFilter(filter: string): Promise<string>;
+  /** Opens a capture to read chosen frames back as stored (after init); throws a NativeError. */
+  openFrames(path: string): NativeFrameReader;
   listInterfaces(): NativeInterface[];
   /** Opens an interface; throws a NativeError (NO_SUCH_DEVICE, PERMISSION, BAD_BPF, CAPTURE_ERROR). */
   openLive(options: NativeLiveOptions): NativeLiveCapture;

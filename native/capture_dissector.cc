@@ -75,6 +75,8 @@ const char *provider_interface_description(packet_provider_data *prov, guint32 i
 const packet_provider_funcs kProviderFuncs = {provider_frame_ts, provider_interface_name,
                                               provider_interface_description, nullptr};
 
+}  // namespace
+
 // Turns a wiretap error into a stable code and a one-line message.
 CaptureError wtap_error(int err, gchar *err_info, bool opening) {
   CaptureError e;
@@ -102,8 +104,6 @@ CaptureError wtap_error(int err, gchar *err_info, bool opening) {
     if (c == '\n' || c == '\r') c = ' ';
   return e;
 }
-
-}  // namespace
 
 struct CaptureDissector::State {
   CaptureOptions options;
@@ -307,7 +307,10 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     text.append(",\"protocol\":\"");
     batch.offsets.push_back((uint32_t)text.size());
     text.append(*protocol).append("\"");
-    if (s.options.walk) s.writer.append_ecs_fields(text, *protocol);
+    if (s.options.walk) {
+      s.writer.append_protocols(text);
+      s.writer.append_ecs_fields(text, *protocol);
+    }
     text.append("}\n");
     double meta[PacketBatch::kMetaPerPacket];
     meta[PacketBatch::kFrameNumber] = (double)(fd.num + s.options.frame_offset);
@@ -342,4 +345,18 @@ std::string CaptureDissector::link_type() const {
   if (!state_->wth) return "unknown";
   const char *name = wtap_encap_name(wtap_file_encap(state_->wth));
   return name ? name : "unknown";
+}
+
+std::string check_display_filter(const std::string &filter) {
+  dfilter_t *compiled = nullptr;
+  gchar *err_msg = nullptr;
+  if (dfilter_compile(filter.c_str(), &compiled, &err_msg)) {
+    dfilter_free(compiled);  // null for an empty filter; dfilter_free takes that
+    return "";
+  }
+  std::string message = err_msg ? err_msg : "syntax error";
+  g_free(err_msg);
+  for (char &c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  return message;
 }

@@ -77,6 +77,7 @@ constexpr PacketField kPacketFields[] = {
     {"interface_id", "number", false},  // pcapng captures
     {"layers", "object", true},
     {"protocol", "string", true},
+    {"protocols", "strings", true},  // every protocol with an item in the tree (LayerWriter::append_protocols)
     // ECS, from the packet's outermost addresses, ports and transport (LayerWriter::append_ecs_fields)
     {"source", "object", false},
     {"destination", "object", false},

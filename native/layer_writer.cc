@@ -135,7 +135,7 @@ int LayerWriter::layer_index(int proto_id) {
     if (!strcmp(abbrev, t)) transport = t;
   if (!strcmp(abbrev, "ip")) network_type = "ipv4";
   if (!strcmp(abbrev, "ipv6")) network_type = "ipv6";
-  layers_.push_back({intern(normalise_name(abbrev)), is_generic_layer(abbrev), transport, network_type});
+  layers_.push_back({intern(normalise_name(abbrev)), is_generic_layer(abbrev), transport, network_type, abbrev});
   layer_of_proto_.emplace(proto_id, index);
   return index;
 }
@@ -286,6 +286,7 @@ void LayerWriter::visit(proto_node *node, bool top_level) {
   FieldPath &path = field_path(hf);
   if (path.key < 0) {
     int instance = new_instance(path.layer, top_level);
+    instances_[instance].item = true;
     int &innermost = layers_[path.layer].innermost_open;
     open_.push_back({node, path.layer, innermost});
     innermost = instance;
@@ -369,6 +370,23 @@ void LayerWriter::write_instance(const Instance &instance, TextBuffer &out) {
     g = Group();
   }
   out.push_back('}');
+}
+
+void LayerWriter::append_protocols(std::string &out) {
+  out += ",\"protocols\":[";
+  bool first = true;
+  for (const Instance &in : instances_) {
+    if (!in.item) continue;
+    bool seen = false;  // a handful of protocols per packet: a scan beats a set
+    for (const Instance *p = instances_.data(); p != &in && !seen; p++) seen = p->item && layers_[p->layer].abbrev == layers_[in.layer].abbrev;
+    if (seen) continue;
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += layers_[in.layer].abbrev;  // filter names are [a-z0-9_.-]: nothing to escape
+    out += '"';
+  }
+  out += ']';
 }
 
 void LayerWriter::append_ecs_fields(std::string &out, const std::string &protocol) {

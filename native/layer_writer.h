@@ -45,6 +45,11 @@ class LayerWriter {
   // An endpoint without any of its values is left out; so are missing parts.
   // MAC addresses are written as ECS writes them: upper case, hyphens.
   void append_ecs_fields(std::string &out, const std::string &protocol);
+  // After write(): ,"protocols":["eth","ip",...] — every protocol with an item
+  // in the tree, once, in tree order: exactly what a display filter naming a
+  // protocol tests (a layer object alone does not say it: dns.* fields under
+  // mDNS fill layers.dns, frame.protocols names dissectors that add no item).
+  void append_protocols(std::string &out);
 
   // Fields written for the first time since the last call, one per line:
   //   layer \t key \t FT_TYPES \t abbrev \n
@@ -80,6 +85,7 @@ class LayerWriter {
     bool generic;               // payload or annotation: never the packet's `protocol`
     const char *transport;      // network.transport it gives as a top-level layer ("tcp"), or null
     const char *network_type;   // network.type it gives as a top-level layer ("ipv4"), or null
+    const char *abbrev;         // the protocol's filter name ("mdns", "_ws.expert")
     int innermost_open = -1;    // its innermost layer object enclosing the walk's current item, or -1
     int latest = -1;            // its latest layer object in the packet, or -1
   };
@@ -87,6 +93,7 @@ class LayerWriter {
   struct Instance {
     int layer;             // index in layers_
     bool top_level;        // a top-level tree item: the packet's own headers (flow, `protocol`)
+    bool item = false;     // opened by the protocol's own item (not by its fields under another protocol)
     int first = -1, last = -1;  // its fields, chained in tree order
     int next_same_key = -1;     // the next layer object under the same key
   };

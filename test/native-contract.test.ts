@@ -167,6 +167,8 @@ function fitsJson(json: string, v: unknown): boolean {
       return typeof v === 'number';
     case 'string':
       return typeof v === 'string';
+    case 'strings':
+      return Array.isArray(v) && v.every((s) => typeof s === 'string');
     default:
       return typeof v === 'object' && v !== null && !Array.isArray(v);
   }

@@ -196,6 +196,7 @@ export function indexTemplate(layout: { prefix: string; shards: number } = { pre
           sniff_date_utc: { type: 'date', format: 'strict_date_hour_minute_second' },
           file_date_utc: { type: 'date', format: 'strict_date_hour_minute_second' },
           protocol: keyword,
+          protocols: keyword,
           capture: keyword,
           capture_id: keyword,
           interface_name: keyword,
