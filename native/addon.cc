@@ -12,6 +12,7 @@
 #include "document_contract.h"
 #include "engine_thread.h"
 #include "epan_runtime.h"
+#include "frame_reader.h"
 #include "js_options.h"
 
 void register_live(Napi::Env env, Napi::Object exports);  // live_binding.cc
@@ -261,6 +262,79 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   return deferred->Promise();
 }
 
+// Checks a display filter with epan (on the engine thread): resolves "" or epan's message.
+Napi::Value CheckFilter(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!g_initialised) return rejected(env, "checkFilter(): the engine is not initialised");
+  if (info.Length() != 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "checkFilter(filter): filter must be a string");
+  std::string filter = info[0].As<Napi::String>();
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+  hold(env);
+  g_engine.post([filter, deferred] {
+    auto message = std::make_shared<std::string>(check_display_filter(filter));
+    post_to_js([deferred, message](Napi::Env env) {
+      release(env);
+      deferred->Resolve(Napi::String::New(env, *message));
+    });
+  });
+  return deferred->Promise();
+}
+
+// Opens a capture to read chosen frames back (wiretap only; synchronous, on
+// this thread: --write reads a few frames at a time, never during dissection).
+Napi::Value OpenFrames(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!g_initialised) throw native_error(env, ErrorCode::kEngineError, "openFrames(): the engine is not initialised");
+  if (info.Length() != 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "openFrames(path): path must be a string");
+  CaptureError error;
+  // Shared by the handle's functions; close() ends it at once instead of at garbage collection.
+  auto reader = std::make_shared<std::unique_ptr<FrameReader>>(FrameReader::open(info[0].As<Napi::String>(), error));
+  if (!*reader) throw capture_error(env, error);
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("position", Napi::Function::New(env, [reader](const Napi::CallbackInfo &info) -> Napi::Value {
+    return Napi::Number::New(info.Env(), *reader ? (double)(*reader)->position() : 0);
+  }));
+  handle.Set("close", Napi::Function::New(env, [reader](const Napi::CallbackInfo &info) -> Napi::Value {
+    reader->reset();
+    return info.Env().Undefined();
+  }));
+  handle.Set("read", Napi::Function::New(env, [holder = reader](const Napi::CallbackInfo &info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!*holder) throw native_error(env, ErrorCode::kEngineError, "read(): the reader is closed");
+    FrameReader *reader = holder->get();
+    if (info.Length() != 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "read(frames): frames must be an array of numbers");
+    Napi::Array given = info[0].As<Napi::Array>();
+    std::vector<uint64_t> frames;
+    uint64_t last = reader->position();
+    for (uint32_t i = 0; i < given.Length(); i++) {
+      Napi::Value v = given[i];
+      double n = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+      if (!(n > (double)last) || n != (double)(uint64_t)n)
+        throw Napi::RangeError::New(env, "read(frames): frames must be whole numbers, ascending, after position()");
+      frames.push_back((uint64_t)n);
+      last = (uint64_t)n;
+    }
+    std::vector<RawFrame> out;
+    CaptureError error;
+    if (!reader->read(frames, out, error)) throw capture_error(env, error);
+    Napi::Array result = Napi::Array::New(env, out.size());
+    for (size_t i = 0; i < out.size(); i++) {
+      RawFrame &f = out[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("frame", (double)f.frame);
+      o.Set("linkType", f.link_type);
+      if (!f.note.empty()) o.Set("note", f.note);
+      o.Set("seconds", (double)f.seconds);
+      o.Set("nanoseconds", f.nanoseconds);
+      o.Set("length", f.length);
+      o.Set("data", Napi::Buffer<char>::Copy(env, f.data.data(), f.data.size()));
+      result.Set((uint32_t)i, o);
+    }
+    return result;
+  }));
+  return handle;
+}
+
 // The engine's half of the document contract (document_contract.h):
 //   {packetFields: [{name, json, always}], valueKinds: {FT_UINT8: "uint32", ...}}
 Napi::Value DocumentContract(const Napi::CallbackInfo &info) {
@@ -299,6 +373,8 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, Init));
   exports.Set("fieldRegistry", Napi::Function::New(env, FieldRegistry));
   exports.Set("open", Napi::Function::New(env, Open));
+  exports.Set("checkFilter", Napi::Function::New(env, CheckFilter));
+  exports.Set("openFrames", Napi::Function::New(env, OpenFrames));
   return exports;
 }
 

@@ -187,7 +187,7 @@ test('--help prints the usage, grouped, with defaults from the flag definitions,
   for (const flag of ['--file', '--dir', '--nic', '--node', '--bpf', '--count', '--chunk', '--list-interfaces', '--output', '--filter', '--max-bytes', '--version'])
     assert.ok(run.stdout.includes(flag), flag);
   const groups = [...run.stdout.matchAll(/^([A-Z][^\n]*):$/gm)].map((m) => m[1]);
-  assert.deepEqual(groups, ['Input (exactly one)', 'Output (default: packets printed for a person to read)', 'Elasticsearch (--node)', 'Several processes or hosts on one archive (--node)', 'Selection', 'Live capture (--nic)', 'Documents', 'Parallel ingest', 'Memory', 'General']);
+  assert.deepEqual(groups, ['Input (exactly one)', 'Output (default: packets printed for a person to read)', 'Elasticsearch (--node)', 'Several processes or hosts on one archive (--node)', 'Finding packets again (--node)', 'Selection', 'Live capture (--nic)', 'Documents', 'Parallel ingest', 'Memory', 'General']);
   assert.match(run.stdout, /--chunk <N> +packets per bulk request \(default: 1000, at most 100000\)/);
   assert.match(run.stdout, /--session-packets <N>[^]*\(default: 100000\)/);
   // The variable is named, its value never shown.

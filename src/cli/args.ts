@@ -6,6 +6,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { INDEX_PERIODS } from '../elasticsearch/mapping';
+import { absoluteTime } from '../search/translate';
 import { UsageError } from '../errors';
 import type { OutputChoice } from '../outputs';
 import type { DissectOptions } from '../pipeline/dissect-file';
@@ -14,7 +15,21 @@ export type Mode =
   | { kind: 'files'; files: string[] }
   | { kind: 'dir'; dir: string }
   | { kind: 'nic'; nic: string }
-  | { kind: 'list-interfaces' };
+  | { kind: 'list-interfaces' }
+  | QueryMode;
+
+/** --query: search the packet indices with a display filter, instead of reading packets. */
+export interface QueryMode {
+  kind: 'query';
+  filter: string;
+  /** Write the matching packets, read back from their captures, as pcapng here. */
+  write?: string;
+  /** Print the matching documents (dump or NDJSON); left out with --write alone. */
+  print?: { format: 'dump' | 'ndjson'; target: string };
+  /** @timestamp bounds, ISO 8601 UTC with nanoseconds. */
+  since?: string;
+  until?: string;
+}
 
 /** What the command line asks for: a run with its options, or only the help (already printed) or the version. */
 export type CommandLine = Options | { mode: { kind: 'help' } } | { mode: { kind: 'version' } };
@@ -102,6 +117,7 @@ const INPUT = 'Input (exactly one):';
 const OUTPUT = 'Output (default: packets printed for a person to read):';
 const ELASTICSEARCH = 'Elasticsearch (--node):';
 const SELECTION = 'Selection:';
+const SEARCH = 'Finding packets again (--node):';
 const LIVE = 'Live capture (--nic):';
 const DOCUMENTS = 'Documents:';
 const PARALLEL = 'Parallel ingest:';
@@ -129,7 +145,7 @@ function switchOption(flags: string, help: string, group?: string): Option {
 
 function commandLine(): Command {
   const program = new Command('espcap')
-    .usage('(--file FILE... | --dir DIR | --nic IFACE | --list-interfaces) [options]')
+    .usage('(--file FILE... | --dir DIR | --nic IFACE | --list-interfaces | --node URL --query FILTER) [options]')
     .description(
       "Reads packets, dissects them with Wireshark's dissectors and prints them, writes\n" +
         'them as NDJSON documents, or indexes them into Elasticsearch.',
@@ -191,6 +207,10 @@ function commandLine(): Command {
       default: 60,
     }),
     // Tests only: claims are written with a wall clock this far off.
+    text('--query <FILTER>', 'search the packet indices with a Wireshark display filter instead of reading packets; prints the packets found (or --output, --write)', SEARCH, 'query'),
+    text('--write <FILE>', 'with --query: write the packets found, read back from their captures, as pcapng in time order', SEARCH, 'write'),
+    text('--since <TIME>', 'with --query: packets from TIME on ("YYYY-MM-DD HH:MM:SS[.fraction][Z]"; local time unless Z, as in Wireshark filters)', SEARCH, 'since'),
+    text('--until <TIME>', 'with --query: packets before TIME', SEARCH, 'until'),
     new Option('--test-clock-offset <MS>', 'wall clock offset').argParser(signedNumber('test-clock-offset')).default(0).hideHelp(),
 
     number('--count <N>', 'stop after N packets', SELECTION, 'count', { min: 1 }),
@@ -264,16 +284,33 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   if (v.dir !== undefined) modes.push({ kind: 'dir', dir: v.dir });
   if (v.nic !== undefined) modes.push({ kind: 'nic', nic: v.nic });
   if (v.listInterfaces || v.list) modes.push({ kind: 'list-interfaces' });
-  if (modes.length === 0) throw new UsageError('no input given: use --file, --dir, --nic or --list-interfaces (see --help)');
-  if (modes.length > 1) throw new UsageError('give only one of --file, --dir, --nic and --list-interfaces');
+  if (v.query !== undefined) modes.push(queryMode(program));
+  else for (const flag of ['write', 'since', 'until']) if (v[flag] !== undefined) throw new UsageError(`--${flag} goes with --query`);
+  if (modes.length === 0) throw new UsageError('no input given: use --file, --dir, --nic, --list-interfaces or --query (see --help)');
+  if (modes.length > 1) throw new UsageError('give only one of --file, --dir, --nic, --list-interfaces and --query');
   return settle(program, modes[0], env);
+}
+
+/** --query and what goes with it: the cluster to search (--node), what to do with the packets found. */
+function queryMode(program: Command): QueryMode {
+  const v = program.opts();
+  if (v.node === undefined) throw new UsageError('--query searches Elasticsearch: give --node');
+  if (v.filter !== undefined) throw new UsageError('--filter selects packets while reading captures; with --query the query is the filter');
+  const time = (flag: 'since' | 'until'): string | undefined => {
+    if (v[flag] === undefined) return undefined;
+    const iso = absoluteTime(v[flag]);
+    if (!iso) throw new UsageError(`--${flag} needs a time such as "2015-07-30 05:22:10" or "2015-07-30T05:22:10.5Z", got "${v[flag]}"`);
+    return iso;
+  };
+  const print = v.output !== undefined ? { format: 'ndjson' as const, target: v.output } : v.write === undefined ? { format: 'dump' as const, target: '-' } : undefined;
+  return { kind: 'query', filter: v.query, write: v.write, print, since: time('since'), until: time('until') };
 }
 
 /** The flags together: which go with which, the output, and the defaults that depend on other flags. */
 function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
   const v = program.opts();
   const given = (name: string) => program.getOptionValueSource(name) === 'cli';
-  if (v.output !== undefined && v.node !== undefined) throw new UsageError('give either --output or --node, not both');
+  if (v.output !== undefined && v.node !== undefined && mode.kind !== 'query') throw new UsageError('give either --output or --node, not both');
   const isLive = mode.kind === 'nic';
   if (v.bpf !== undefined && !isLive) throw new UsageError('--bpf filters live capture (--nic); to select packets of capture files use --filter');
   if (given('apiKey') && given('apiKeyFile')) throw new UsageError('give either --api-key or --api-key-file, not both');

@@ -5,6 +5,7 @@ import { dissectOptions, Options, parseCommandLine } from './args';
 import { captureId } from '../capture-id';
 import { EspcapError, UsageError } from '../errors';
 import { prepareOutput } from '../outputs';
+import type { ElasticsearchChoice } from '../outputs/elasticsearch';
 import type { PreparedOutput } from '../outputs/output';
 import { addFileCounts, noFileCounts, OutputClosedError } from '../outputs/sink';
 import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
@@ -185,6 +186,8 @@ async function run(argv: string[]): Promise<number> {
       return (await import('./live')).runLiveCommand(options, mode.nic);
     case 'list-interfaces':
       return (await import('./live')).printInterfaces();
+    case 'query':
+      return (await import('./query')).runQuery(mode, options.output as ElasticsearchChoice, options.count, options.quiet);
   }
 }
 

@@ -10,11 +10,23 @@ import { Meta } from '../engine/engine';
 import { BatchView, DocumentBuilder } from '../document';
 import { TextSink, textOutput } from './text-output';
 
-type Value = string | number | boolean | null | Value[] | { [key: string]: Value };
+export type Value = string | number | boolean | null | Value[] | { [key: string]: Value };
 
 function formatValue(value: Value): string {
   if (Array.isArray(value)) return value.map(formatValue).join(', ');
   return String(value);
+}
+
+/** One packet as a person reads it: a heading line, then each layer's fields, then a blank line. */
+export function dumpPacket(head: { frame: number; timestamp: string; protocol: string; length: number; source: string }, layers: Record<string, Value>): string {
+  let text = `packet ${head.frame}  ${head.timestamp}  ${head.protocol}  ${head.length} bytes  ${head.source}\n`;
+  for (const [name, layer] of Object.entries(layers)) {
+    for (const occurrence of Array.isArray(layer) ? layer : [layer]) {
+      text += `  ${name}\n`;
+      for (const [key, value] of Object.entries(occurrence as Record<string, Value>)) text += `    ${key}: ${formatValue(value)}\n`;
+    }
+  }
+  return `${text}\n`;
 }
 
 export class DumpSink extends TextSink {
@@ -23,18 +35,8 @@ export class DumpSink extends TextSink {
     const source = fileName ? path.basename(fileName) : capture;
     let text = '';
     for (let i = 0; i < view.count; i++) {
-      text += `packet ${view.meta(i, Meta.FrameNumber)}  ${view.timestamp(i)}  ${view.protocol(i)}  `;
-      text += `${view.meta(i, Meta.OriginalLength)} bytes  ${source}\n`;
-      const layers = JSON.parse(view.layersJson(i)) as Record<string, Value>;
-      for (const [name, layer] of Object.entries(layers)) {
-        for (const occurrence of Array.isArray(layer) ? layer : [layer]) {
-          text += `  ${name}\n`;
-          for (const [key, value] of Object.entries(occurrence as Record<string, Value>)) {
-            text += `    ${key}: ${formatValue(value)}\n`;
-          }
-        }
-      }
-      text += '\n';
+      const head = { frame: view.meta(i, Meta.FrameNumber), timestamp: view.timestamp(i), protocol: view.protocol(i), length: view.meta(i, Meta.OriginalLength), source };
+      text += dumpPacket(head, JSON.parse(view.layersJson(i)) as Record<string, Value>);
     }
     await this.out.write(text);
   }

@@ -1,0 +1,89 @@
+#include "frame_reader.h"
+
+#include <unordered_map>
+
+#include <wiretap/pcap-encap.h>
+#include <wiretap/wtap.h>
+#include <wsutil/buffer.h>
+
+namespace {
+
+// wiretap exports pcap -> wtap encapsulation only; the inverse, built once.
+// Several LINKTYPEs can give one encapsulation: the lowest (the standard one) wins.
+int pcap_link_type_of(int encap) {
+  static const std::unordered_map<int, int> inverse = [] {
+    std::unordered_map<int, int> map;
+    for (int link_type = 0; link_type < 1024; link_type++) {
+      int e = wtap_pcap_encap_to_wtap_encap(link_type);
+      if (e != WTAP_ENCAP_UNKNOWN) map.emplace(e, link_type);
+    }
+    return map;
+  }();
+  auto it = inverse.find(encap);
+  return it == inverse.end() ? -1 : it->second;
+}
+
+}  // namespace
+
+std::unique_ptr<FrameReader> FrameReader::open(const std::string &path, CaptureError &error) {
+  int err = 0;
+  gchar *err_info = nullptr;
+  std::unique_ptr<FrameReader> reader(new FrameReader());
+  reader->wth_ = wtap_open_offline(path.c_str(), WTAP_TYPE_AUTO, &err, &err_info, FALSE);
+  if (!reader->wth_) {
+    error = wtap_error(err, err_info, true);
+    return nullptr;
+  }
+  return reader;
+}
+
+FrameReader::~FrameReader() {
+  if (wth_) wtap_close(wth_);
+}
+
+bool FrameReader::read(const std::vector<uint64_t> &frames, std::vector<RawFrame> &out, CaptureError &error) {
+  wtap_rec rec;
+  Buffer buf;
+  wtap_rec_init(&rec);
+  ws_buffer_init(&buf, 1514);
+  bool ok = true;
+  for (uint64_t wanted : frames) {
+    while (!at_end_ && position_ < wanted) {
+      int err = 0;
+      gchar *err_info = nullptr;
+      gint64 offset = 0;
+      wtap_rec_reset(&rec);
+      if (!wtap_read(wth_, &rec, &buf, &err, &err_info, &offset)) {
+        at_end_ = true;
+        if (err) {
+          error = wtap_error(err, err_info, false);
+          ok = false;
+        }
+        break;
+      }
+      position_++;
+    }
+    if (!ok || at_end_ || position_ != wanted) break;
+    RawFrame f;
+    f.frame = wanted;
+    f.seconds = rec.ts.secs;
+    f.nanoseconds = rec.ts.nsecs;
+    if (rec.rec_type != REC_TYPE_PACKET) {
+      f.link_type = -1;
+      f.note = "not a packet record";
+      f.length = 0;
+    } else {
+      const auto &h = rec.rec_header.packet_header;
+      f.length = h.len;
+      f.data.assign((const char *)ws_buffer_start_ptr(&buf), h.caplen);
+      f.link_type = pcap_link_type_of(h.pkt_encap);
+      // A pseudo-header wiretap took out of the stored bytes cannot be put back by copying them.
+      if (f.link_type < 0 || wtap_encap_requires_phdr(h.pkt_encap))
+        f.link_type = -1, f.note = std::string("its link type (") + wtap_encap_name(h.pkt_encap) + ") has no pcapng form without its pseudo-header";
+    }
+    out.push_back(std::move(f));
+  }
+  wtap_rec_cleanup(&rec);
+  ws_buffer_free(&buf);
+  return ok;
+}

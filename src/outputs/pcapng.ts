@@ -1,0 +1,104 @@
+// Packets written as a pcapng file Wireshark opens: one section, one
+// interface per link type met (timestamps in nanoseconds), each packet an
+// Enhanced Packet Block with its original bytes, lengths and time.
+// (pcapng: IETF draft-ietf-opsawg-pcapng.)
+import * as fs from 'node:fs';
+
+export interface PcapngPacket {
+  /** pcap LINKTYPE_ value. */
+  linkType: number;
+  seconds: number;
+  nanoseconds: number;
+  /** Bytes on the wire. */
+  length: number;
+  data: Buffer;
+}
+
+const SECTION_HEADER = 0x0a0d0d0a;
+const INTERFACE_DESCRIPTION = 0x00000001;
+const ENHANCED_PACKET = 0x00000006;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const OPT_END = 0;
+const OPT_SHB_USERAPPL = 4;
+const OPT_IF_TSRESOL = 9;
+
+function pad4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+/** One block: type, total length, body (padded to 4 bytes), total length again. */
+function block(type: number, body: Buffer): Buffer {
+  const length = 12 + pad4(body.length);
+  const out = Buffer.alloc(length);
+  out.writeUInt32LE(type, 0);
+  out.writeUInt32LE(length, 4);
+  body.copy(out, 8);
+  out.writeUInt32LE(length, length - 4);
+  return out;
+}
+
+/** An option: code, length, value padded to 4 bytes. */
+function option(code: number, value: Buffer): Buffer {
+  const out = Buffer.alloc(4 + pad4(value.length));
+  out.writeUInt16LE(code, 0);
+  out.writeUInt16LE(value.length, 2);
+  value.copy(out, 4);
+  return out;
+}
+
+const END_OF_OPTIONS = Buffer.alloc(4, 0); // opt_endofopt: code 0, length 0
+
+export class PcapngWriter {
+  private readonly interfaces = new Map<number, number>();
+  private pending: Buffer[] = [];
+  written = 0;
+
+  /** Opens (creates or truncates) `file` and writes the section header. */
+  constructor(private readonly fd: number, application: string) {
+    const head = Buffer.alloc(16);
+    head.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
+    head.writeUInt16LE(1, 4); // major version
+    head.writeUInt16LE(0, 6); // minor version
+    head.writeBigInt64LE(-1n, 8); // section length not given
+    this.pending.push(block(SECTION_HEADER, Buffer.concat([head, option(OPT_SHB_USERAPPL, Buffer.from(application)), END_OF_OPTIONS])));
+  }
+
+  static create(file: string, application: string): PcapngWriter {
+    return new PcapngWriter(fs.openSync(file, 'w'), application);
+  }
+
+  add(packet: PcapngPacket): void {
+    let id = this.interfaces.get(packet.linkType);
+    if (id === undefined) {
+      id = this.interfaces.size;
+      this.interfaces.set(packet.linkType, id);
+      const head = Buffer.alloc(8);
+      head.writeUInt16LE(packet.linkType, 0);
+      head.writeUInt32LE(0, 4); // snap length: none
+      this.pending.push(block(INTERFACE_DESCRIPTION, Buffer.concat([head, option(OPT_IF_TSRESOL, Buffer.from([9])), END_OF_OPTIONS])));
+    }
+    const ns = BigInt(packet.seconds) * 1_000_000_000n + BigInt(packet.nanoseconds);
+    const head = Buffer.alloc(20);
+    head.writeUInt32LE(id, 0);
+    head.writeUInt32LE(Number(ns >> 32n), 4);
+    head.writeUInt32LE(Number(ns & 0xffffffffn), 8);
+    head.writeUInt32LE(packet.data.length, 12);
+    head.writeUInt32LE(packet.length, 16);
+    this.pending.push(block(ENHANCED_PACKET, Buffer.concat([head, packet.data])));
+    this.written++;
+  }
+
+  /** Writes what was added since the last flush. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const data = Buffer.concat(this.pending);
+    this.pending = [];
+    let at = 0;
+    while (at < data.length) at += fs.writeSync(this.fd, data, at);
+  }
+
+  close(): void {
+    this.flush();
+    fs.closeSync(this.fd);
+  }
+}

@@ -1,0 +1,43 @@
+// Every document matching a query, in timestamp order, a page at a time:
+// a point in time keeps the view still while the pages are read (search_after),
+// so memory stays at one page whatever the number of hits.
+import type { Client } from '@elastic/elasticsearch';
+
+export interface PacketHit {
+  index: string;
+  source: Record<string, unknown>;
+}
+
+const KEEP_ALIVE = '5m';
+
+/** The packets of `indices` (a pattern) matching `query`, in @timestamp order, at most `limit` (0: all). */
+export async function* searchPackets(client: Client, indices: string, query: Record<string, unknown>, limit: number, pageSize = 1000): AsyncGenerator<PacketHit[]> {
+  const resolved = await client.indices.resolveIndex({ name: indices, expand_wildcards: 'open' });
+  if (resolved.indices.length === 0) return;
+  let pit = (await client.openPointInTime({ index: indices, keep_alive: KEEP_ALIVE, ignore_unavailable: true })).id;
+  try {
+    let after: unknown[] | undefined;
+    let seen = 0;
+    while (limit === 0 || seen < limit) {
+      const size = limit === 0 ? pageSize : Math.min(pageSize, limit - seen);
+      const page = await client.search({
+        pit: { id: pit, keep_alive: KEEP_ALIVE },
+        query,
+        size,
+        // Same time: one capture's frames in their order. The point in time adds its own tie-breaker.
+        sort: [{ '@timestamp': { order: 'asc', format: 'strict_date_optional_time_nanos' } }, { capture_id: 'asc' }, { frame_number: 'asc' }] as never,
+        search_after: after as never,
+        track_total_hits: false,
+      });
+      pit = page.pit_id ?? pit;
+      const hits = page.hits.hits;
+      if (hits.length === 0) return;
+      seen += hits.length;
+      after = hits[hits.length - 1].sort as unknown[];
+      yield hits.map((h) => ({ index: h._index, source: h._source as Record<string, unknown> }));
+      if (hits.length < size) return;
+    }
+  } finally {
+    await client.closePointInTime({ id: pit }).catch(() => undefined);
+  }
+}
