@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { indexName } from '../src/elasticsearch/mapping';
 import { tempDir, testPcaps } from './support/paths';
-import { espcap } from './support/programs';
+import { espcap, parseNdjson } from './support/programs';
 import { es, esUrl, packetIndices, resetCluster, summary, tsharkCountsPerIndex } from './support/elasticsearch';
 
 const captures = fs.readdirSync(testPcaps).map((f) => path.join(testPcaps, f));
@@ -157,6 +157,43 @@ test('an index at its field limit: one warning naming the limit and the way out,
   assert.ok(lacking.length > 0, 'the first packet has fields the index lacks');
   assert.equal((await es('POST', `/${index}/_count`, { query: { exists: { field: 'source.ip' } } })).count, packets);
   assert.equal((await es('POST', `/${index}/_count`, { query: { exists: { field: `layers.${lacking[0][0]}.${lacking[0][1]}` } } })).count, 0);
+});
+
+test('the per-index field budget reached with real captures: exactly the budget mapped, every field past it counted in the summary, every document indexed whole', { timeout: 300_000 }, async () => {
+  await resetCluster();
+  // The budget is 8,000 (more fields than the whole corpus holds); a test budget of 40 is reached by two captures.
+  const budget = 40;
+  const files = ['test_http.pcap', 'dns-binds.pcap'].map((f) => path.join(testPcaps, f));
+  const printed = espcap([...files.flatMap((f) => ['--file', f]), '--output', '-', '--quiet']);
+  assert.equal(printed.status, 0, printed.stderr);
+  const written = new Set<string>();
+  for (const doc of parseNdjson(printed.stdout))
+    for (const [layer, value] of Object.entries(doc.layers as Record<string, object>))
+      for (const occurrence of [value].flat()) for (const key of Object.keys(occurrence)) written.add(`${layer}.${key}`);
+  assert.ok(written.size > budget + 50, `${written.size} fields`);
+
+  const run = espcap([...files.flatMap((f) => ['--file', f]), '--node', esUrl(), '--workers', '1', '--test-field-budget', String(budget), '--dead-letter', path.join(tempDir('dl'), 'dead.ndjson')]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, new RegExp(`^espcap: ${written.size - budget} fields beyond the per-index budget or an index's field limit are kept in _source but not searchable$`, 'm'));
+  const expected = await tsharkCountsPerIndex(files);
+  assert.equal(summary(run.stderr).indexed, [...expected.values()].reduce((a, b) => a + b, 0));
+  const mapped = new Set<string>();
+  for (const index of expected.keys()) {
+    const layers = (await es('GET', `/${index}/_mapping`))[index].mappings.properties.layers.properties as Record<string, { properties: Record<string, unknown> }>;
+    const fields = Object.entries(layers).flatMap(([layer, { properties }]) => Object.keys(properties).map((key) => `${layer}.${key}`));
+    assert.ok(fields.length <= budget, `${index} maps ${fields.length} layer fields`);
+    for (const f of fields) mapped.add(f);
+  }
+  assert.equal(mapped.size, budget);
+  for (const f of mapped) assert.ok(written.has(f), f);
+  // A field past the budget: in _source, not searchable.
+  const past = [...written].find((f) => !mapped.has(f))!;
+  const [layer, key] = past.split('.');
+  const holder = parseNdjson(printed.stdout).find((d) => [d.layers[layer]].flat().some((o: Record<string, unknown>) => o && key in o))!;
+  const stored = (await es('POST', '/packets-*/_search', { query: { bool: { filter: [{ term: { capture_id: holder.capture_id } }, { term: { frame_number: holder.frame_number } }] } } })).hits.hits;
+  assert.equal(stored.length, 1);
+  assert.deepEqual(stored[0]._source.layers[layer], holder.layers[layer]);
+  assert.equal((await es('POST', '/packets-*/_count', { query: { exists: { field: `layers.${past}` } } })).count, 0);
 });
 
 /** An archive over `days` UTC days: copies of test_dns.pcap, the i-th moved i days later (editcap -t). */

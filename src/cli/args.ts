@@ -212,6 +212,7 @@ function commandLine(): Command {
     text('--since <TIME>', 'with --query: packets from TIME on ("YYYY-MM-DD HH:MM:SS[.fraction][Z]"; local time unless Z, as in Wireshark filters)', SEARCH, 'since'),
     text('--until <TIME>', 'with --query: packets before TIME', SEARCH, 'until'),
     new Option('--test-clock-offset <MS>', 'wall clock offset').argParser(signedNumber('test-clock-offset')).default(0).hideHelp(),
+    new Option('--test-field-budget <N>', 'layer fields mapped per index at most').argParser(wholeNumber('test-field-budget', 1)).hideHelp(),
 
     number('--count <N>', 'stop after N packets', SELECTION, 'count', { min: 1 }),
     text('--filter <EXPR>', 'keep only packets matching a Wireshark display filter', SELECTION, 'filter'),
@@ -351,6 +352,7 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
       indexPeriod: v.indexPeriod,
       shards: v.shards,
       clockOffsetMs: v.testClockOffset,
+      fieldBudget: v.testFieldBudget,
     };
   } else output = { format: v.output === undefined ? 'dump' : 'ndjson', target: v.output ?? '-' };
 

@@ -45,6 +45,8 @@ export interface ElasticsearchChoice {
   shards: number;
   /** Tests only: this process's wall clock is this far off (the times written in claims). */
   clockOffsetMs: number;
+  /** Tests only: layer fields mapped per index at most, instead of FIELD_BUDGET. */
+  fieldBudget?: number;
 }
 
 /** What a dissecting process is told: how to reach the cluster (credentials cross IPC, never arguments) and how to send. */
@@ -66,7 +68,7 @@ function warn(message: string): void {
 async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<PreparedOutput<ElasticsearchSpec>> {
   // Loaded only here: printing or writing NDJSON needs no Elasticsearch client.
   const { clusterOptions, createClient, checkCluster, describeError } = await import('../elasticsearch/cluster');
-  const { indexTemplate, indexPattern, templateName } = await import('../elasticsearch/mapping');
+  const { indexTemplate, indexPattern, templateName, FIELD_BUDGET } = await import('../elasticsearch/mapping');
   const layout = { prefix: choice.indexPrefix, period: choice.indexPeriod };
   const template = templateName(layout);
   const cluster: ClusterOptions = clusterOptions(choice);
@@ -100,6 +102,7 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
       refreshInterval: choice.refreshInterval,
       layout,
       quiet: run.quiet,
+      fieldBudget: choice.fieldBudget ?? FIELD_BUDGET,
     },
   };
 
