@@ -339,6 +339,8 @@ Napi::Value OpenFrames(const Napi::CallbackInfo &info) {
 //   {packetFields: [{name, json, always}], valueKinds: {FT_UINT8: "uint32", ...}}
 Napi::Value DocumentContract(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  // The FT_* names come from epan's type table, which init() fills: before it, reading them crashed.
+  if (!g_initialised) throw native_error(env, ErrorCode::kEngineError, "documentContract(): the engine is not initialised");
   Napi::Object out = Napi::Object::New(env);
   Napi::Array fields = Napi::Array::New(env);
   for (const PacketField &f : kPacketFields) {

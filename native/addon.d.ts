@@ -196,6 +196,7 @@ export interface NativeAddon {
   init(options: { configDir: string }): Promise<{ version: string }>;
   /** Every registered field: "layer\tkey\tabbrev\tFT_TYPE\tname" lines (after init). */
   fieldRegistry(): Promise<string>;
+  /** After init (it reads epan's type table); throws a NativeError before it. */
   documentContract(): NativeDocumentContract;
   errorCodes(): NativeErrorCode[];
   /** Opens a capture (after init); rejects with a NativeError. */

@@ -101,7 +101,7 @@ const FITS: Record<string, string[]> = {
 };
 
 test('every Wireshark field type has an Elasticsearch type that holds the values the engine writes for it', async () => {
-  const { valueKinds } = documentContract();
+  const { valueKinds } = await documentContract();
   assert.ok(Object.keys(valueKinds).length >= 40, Object.keys(valueKinds).join());
   assert.deepEqual(Object.keys(FT_ES_TYPES).sort(), Object.keys(valueKinds).sort());
   for (const [ftype, kind] of Object.entries(valueKinds)) {
@@ -114,8 +114,8 @@ test('every Wireshark field type has an Elasticsearch type that holds the values
   for (const type of used) assert.ok(type in valueKinds && type in FT_ES_TYPES, type);
 });
 
-test('the engine and TypeScript together write exactly the top-level fields the index template maps', () => {
-  const { packetFields } = documentContract();
+test('the engine and TypeScript together write exactly the top-level fields the index template maps', async () => {
+  const { packetFields } = await documentContract();
   const written = [...packetFields.map((f) => f.name), ...CAPTURE_FIELDS.map((f) => f.name)];
   assert.equal(new Set(written).size, written.length, 'no field from both sides');
   const mapped = Object.keys((indexTemplate() as { template: { mappings: { properties: object } } }).template.mappings.properties);
@@ -175,7 +175,7 @@ function fitsJson(json: string, v: unknown): boolean {
 }
 
 test('real documents keep the contract: their top-level fields, and every layer value as its Wireshark type says', async () => {
-  const { packetFields, valueKinds } = documentContract();
+  const { packetFields, valueKinds } = await documentContract();
   const run = espcap(['--dir', testPcaps, '--output', '-', '--quiet', '--max-bytes', '0']);
   assert.equal(run.status, 0, run.stderr);
   const docs: Doc[] = parseNdjson(run.stdout);

@@ -26,7 +26,7 @@ export async function translateDisplayFilter(filter: string): Promise<EsQuery> {
   await initEngine();
   const problem = await loadAddon().checkFilter(filter);
   if (problem) throw new UsageError(`--query: invalid display filter "${filter}": ${problem}`);
-  const valueKinds = documentContract().valueKinds;
+  const valueKinds = (await documentContract()).valueKinds;
   const registered = new Map<string, { layer: string; key: string; kinds: Set<ValueKind>; protocol: boolean }>();
   for (const f of await fieldRegistry()) {
     const known = registered.get(f.abbrev) ?? { layer: f.layer, key: f.key, kinds: new Set<ValueKind>(), protocol: false };

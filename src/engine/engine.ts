@@ -68,7 +68,8 @@ let ready: Promise<{ version: string }> | undefined;
 /** The native addon, loaded once. */
 export function loadAddon(): NativeAddon {
   if (addon) return addon;
-  const file = path.join(packageRoot, 'build', 'Release', 'espcap.node');
+  // ESPCAP_ADDON: another build of the addon (the sanitizer run's, test/sanitized-addon.test.ts).
+  const file = process.env.ESPCAP_ADDON || path.join(packageRoot, 'build', 'Release', 'espcap.node');
   try {
     addon = require(file) as NativeAddon;
   } catch (err) {
@@ -134,8 +135,9 @@ export async function fieldRegistry(): Promise<RegisteredField[]> {
     });
 }
 
-/** The engine's half of the document contract (native/document_contract.h); needs no init. */
-export function documentContract(): NativeDocumentContract {
+/** The engine's half of the document contract (native/document_contract.h), once the engine is up. */
+export async function documentContract(): Promise<NativeDocumentContract> {
+  await initEngine();
   return loadAddon().documentContract();
 }
 
