@@ -108,6 +108,11 @@ test('queries work on typed fields: CIDR, port range, time range, protocol', asy
   assert.equal(layers.frame.properties.time.type, 'date');
   assert.equal(layers.frame.properties.time_delta.type, 'double');
   assert.equal(layers.eth.properties.src.type, 'keyword');
+  // A 64-bit unsigned field (http.content_length, FT_UINT64) on a cluster without the unsigned_long type: double, and searchable as a number.
+  assert.equal(layers.http.properties.content_length.type, 'double');
+  const lengths = docs.flatMap((d) => [d.layers.http ?? []].flat().map((h: { content_length?: number }) => h.content_length)).filter((n) => n !== undefined);
+  assert.ok(lengths.some((n) => n > 1000) && lengths.some((n) => n <= 1000));
+  assert.equal(await count({ range: { 'layers.http.content_length': { gt: 1000 } } }), docs.filter((d) => [d.layers.http ?? []].flat().some((h: { content_length?: number }) => (h.content_length ?? 0) > 1000)).length);
 });
 
 test('indexing the same capture twice leaves one document per packet', async () => {
