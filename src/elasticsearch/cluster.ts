@@ -48,11 +48,13 @@ export function readSecretFile(flag: string, file: string): string {
 
 /** The connection flags as given (--node, --username, ...), before the secrets are read. */
 export interface ConnectionFlags {
+  /** host:port or URLs, comma-separated. */
   node: string;
   username?: string;
   /** From ESPCAP_PASSWORD. */
   password?: string;
   passwordFile?: string;
+  /** From --api-key or ESPCAP_API_KEY. */
   apiKey?: string;
   apiKeyFile?: string;
   caCert?: string;

@@ -6,31 +6,21 @@ import type { Client } from '@elastic/elasticsearch';
 import { EspcapError } from '../errors';
 import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import type { CaptureClaims } from '../elasticsearch/claims';
-import type { ClusterOptions } from '../elasticsearch/cluster';
+import type { ClusterOptions, ConnectionFlags } from '../elasticsearch/cluster';
 import { IngestState, STATE_INDEX } from '../elasticsearch/ingest-state';
 import type { IndexPeriod } from '../elasticsearch/mapping';
 import type { OutputModule, PreparedOutput, RunOutcome, RunShape, SettledCapture } from './output';
 
 /** The Elasticsearch flags, as the command line gives them. */
-export interface ElasticsearchChoice {
+/** The connection flags (--node host:port or URLs, comma-separated; credentials; TLS), and how to index. */
+export interface ElasticsearchChoice extends ConnectionFlags {
   format: 'elasticsearch';
-  /** host:port or URLs, comma-separated. */
-  node: string;
   chunk: number;
   bulkMb: number;
   bulkInflight: number;
   retryDeadlineSeconds: number;
   refreshInterval: string;
   deadLetter: string;
-  username?: string;
-  /** From ESPCAP_PASSWORD. */
-  password?: string;
-  passwordFile?: string;
-  /** From --api-key or ESPCAP_API_KEY. */
-  apiKey?: string;
-  apiKeyFile?: string;
-  caCert?: string;
-  insecure: boolean;
   /** Skip the captures an earlier run recorded as fully indexed. */
   resume: boolean;
   /** Share the captures with other espcap processes indexing the same ones into this cluster (claims.ts). */
