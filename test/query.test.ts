@@ -5,9 +5,10 @@
 // libwireshark; tshark is the reference.
 import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { corpusDir, tempDir, testPcaps } from './support/paths';
+import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
 import { espcap, inParallel, parseNdjson, tshark } from './support/programs';
 import { esUrl, resetCluster } from './support/elasticsearch';
 
@@ -179,4 +180,30 @@ test('a capture removed or changed since it was indexed: reported, the packets o
   // Everything else is there: the kept copy and the captures of the first test.
   const others = await tsharkFinds(filter, [...captures, kept]);
   assert.deepEqual((await framesOf(out)).map((f) => f.md5).sort(), others);
+});
+
+test('--write never writes over a capture the packets are read from, and leaves no partial file behind; --write - writes the same bytes to standard output; a reader that stops early ends the search quietly', async () => {
+  const dir = tempDir('query-own');
+  const own = path.join(dir, 'own.pcap');
+  fs.copyFileSync(path.join(corpusDir, 'websocket.pcap'), own);
+  const indexed = espcap(['--file', own, '--node', esUrl(), '--quiet']);
+  assert.equal(indexed.status, 0, indexed.stderr);
+  const before = fs.readFileSync(own);
+  const run = query(['--query', 'websocket || tcp', '--write', own]);
+  assert.equal(run.status, 1, run.stderr);
+  assert.equal(run.stderr, `espcap: --write ${own}: that is a capture the packets found are read from; write them to another file\n`);
+  assert.deepEqual(fs.readFileSync(own), before, 'the capture is untouched');
+  assert.deepEqual(fs.readdirSync(dir), ['own.pcap'], 'no partial file');
+
+  // To standard output, for wireshark -k -i -: the bytes of the file.
+  const toFile = path.join(dir, 'dns.pcapng');
+  assert.equal(query(['--query', 'dns', '--write', toFile, '--quiet']).status, 0);
+  const piped = spawnSync(process.execPath, [espcapBin, '--node', esUrl(), '--query', 'dns', '--write', '-', '--quiet'], { env, maxBuffer: 1 << 28 });
+  assert.equal(piped.status, 0, piped.stderr?.toString());
+  assert.ok(piped.stdout.length > 1000);
+  assert.deepEqual(piped.stdout, fs.readFileSync(toFile));
+
+  const headed = spawnSync('bash', ['-c', `"${process.execPath}" "${espcapBin}" --node ${esUrl()} --query tcp --output - | head -c 100 > /dev/null; echo "exit=\${PIPESTATUS[0]}" >&2`], { encoding: 'utf8', env });
+  assert.match(headed.stderr, /exit=0\n$/, headed.stderr);
+  assert.doesNotMatch(headed.stderr, /internal error|Error:|at /);
 });

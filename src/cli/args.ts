@@ -208,7 +208,7 @@ function commandLine(): Command {
     }),
     // Tests only: claims are written with a wall clock this far off.
     text('--query <FILTER>', 'search the packet indices with a Wireshark display filter instead of reading packets; prints the packets found (or --output, --write)', SEARCH, 'query'),
-    text('--write <FILE>', 'with --query: write the packets found, read back from their captures, as pcapng in time order', SEARCH, 'write'),
+    text('--write <FILE>', 'with --query: write the packets found, read back from their captures, as pcapng in time order (- for stdout: | wireshark -k -i -)', SEARCH, 'write'),
     text('--since <TIME>', 'with --query: packets from TIME on ("YYYY-MM-DD HH:MM:SS[.fraction][Z]"; local time unless Z, as in Wireshark filters)', SEARCH, 'since'),
     text('--until <TIME>', 'with --query: packets before TIME', SEARCH, 'until'),
     new Option('--test-clock-offset <MS>', 'wall clock offset').argParser(signedNumber('test-clock-offset')).default(0).hideHelp(),
@@ -303,6 +303,7 @@ function queryMode(program: Command): QueryMode {
     if (!iso) throw new UsageError(`--${flag} needs a time such as "2015-07-30 05:22:10" or "2015-07-30T05:22:10.5Z", got "${v[flag]}"`);
     return iso;
   };
+  if (v.write === '-' && v.output === '-') throw new UsageError('--write - and --output - would both write to standard output: give a file to one of them');
   const print = v.output !== undefined ? { format: 'ndjson' as const, target: v.output } : v.write === undefined ? { format: 'dump' as const, target: '-' } : undefined;
   return { kind: 'query', filter: v.query, write: v.write, print, since: time('since'), until: time('until') };
 }

@@ -63,13 +63,31 @@ export async function runQuery(mode: QueryMode, connection: ElasticsearchChoice,
   const indices = indexPattern({ prefix: connection.indexPrefix });
   const print = mode.print && openPrint(mode.print);
   let writer: PcapngWriter | undefined;
-  if (mode.write) {
+  let target: string | undefined;
+  if (mode.write === '-') writer = PcapngWriter.toStream(1, 'espcap');
+  else if (mode.write) {
+    target = path.resolve(mode.write);
     try {
-      writer = PcapngWriter.create(path.resolve(mode.write), 'espcap');
+      if (fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new Error('it is a directory');
+      writer = PcapngWriter.create(target, 'espcap');
+      target = fs.existsSync(target) ? fs.realpathSync(target) : target;
     } catch (err) {
       throw new EspcapError(`cannot write ${mode.write}: ${(err as Error).message}`);
     }
   }
+  // Ctrl-C: no half-written file left behind.
+  const interrupted = () => {
+    writer?.discard();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  // Writing over a capture the packets are read from would destroy it.
+  const sameAsTarget = new Map<string, boolean>();
+  const isTarget = (file: string) => {
+    let same = sameAsTarget.get(file);
+    if (same === undefined) sameAsTarget.set(file, (same = fs.existsSync(file) && fs.realpathSync(file) === target));
+    return same;
+  };
   const frames = new CaptureFrames();
   let found = 0;
   let notWritten = 0;
@@ -79,23 +97,43 @@ export async function runQuery(mode: QueryMode, connection: ElasticsearchChoice,
     try {
       for await (const page of searchPackets(client, indices, query, count)) {
         found += page.length;
-        if (print) await print.write(page);
-        if (writer) notWritten += writePage(page, frames, writer, reasons);
+        if (print) {
+          try {
+            await print.write(page);
+          } catch (err) {
+            // A reader that has seen enough (| head) ends the search, as it ends a file run.
+            if ((err as NodeJS.ErrnoException).code === 'EPIPE') break;
+            throw new EspcapError(`cannot write ${print.target}: ${(err as Error).message}`);
+          }
+        }
+        if (writer) {
+          const reused = page.find(({ source }) => typeof source.file_name === 'string' && isTarget(source.file_name));
+          if (reused) throw new EspcapError(`--write ${mode.write}: that is a capture the packets found are read from; write them to another file`);
+          try {
+            notWritten += writePage(page, frames, writer, reasons);
+          } catch (err) {
+            throw new EspcapError(`cannot write ${mode.write}: ${(err as Error).message}`);
+          }
+        }
       }
     } catch (err) {
       if (err instanceof EspcapError) throw err;
       throw new EspcapError(`Elasticsearch: cannot search ${indices}: ${describeError(err)}`);
     }
-  } finally {
-    frames.close();
     writer?.close();
+  } catch (err) {
+    writer?.discard();
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', interrupted);
+    frames.close();
     await print?.close();
     await client.close();
   }
   for (const [reason, n] of reasons) warn(`${reason}: ${n} packet${n === 1 ? '' : 's'} not written`);
   if (!quiet) {
     let summary = `${found} packet${found === 1 ? '' : 's'} found in ${indices}${count && found === count ? ` (stopped at --count ${count})` : ''}`;
-    if (writer) summary += `; ${writer.written} written to ${mode.write}`;
+    if (writer) summary += `; ${writer.written} written to ${mode.write === '-' ? 'standard output' : mode.write}`;
     warn(summary);
   }
   return notWritten ? 1 : 0;
@@ -137,7 +175,7 @@ function writePage(page: PacketHit[], frames: CaptureFrames, writer: PcapngWrite
 }
 
 /** The documents found, printed for a person or as NDJSON, to a file or standard output. */
-function openPrint(print: NonNullable<QueryMode['print']>): { write(page: PacketHit[]): Promise<void>; close(): Promise<void> } {
+function openPrint(print: NonNullable<QueryMode['print']>): { target: string; write(page: PacketHit[]): Promise<void>; close(): Promise<void> } {
   let fd: number;
   try {
     fd = print.target === '-' ? 1 : fs.openSync(print.target, 'w');
@@ -145,12 +183,17 @@ function openPrint(print: NonNullable<QueryMode['print']>): { write(page: Packet
     throw new EspcapError(`cannot write ${print.target}: ${(err as Error).message}`);
   }
   const out = print.target === '-' ? process.stdout : fs.createWriteStream('', { fd });
+  // An error (EPIPE: the reader went away) is kept and given to the next write, never thrown unheard.
+  let failed: Error | undefined;
+  out.on('error', (err) => (failed = err));
   const write = (text: string) =>
     new Promise<void>((resolve, reject) => {
-      if (out.write(text)) resolve();
+      if (failed) reject(failed);
+      else if (out.write(text)) resolve();
       else out.once('drain', resolve).once('error', reject);
     });
   return {
+    target: print.target,
     async write(page) {
       let text = '';
       for (const { source } of page) {

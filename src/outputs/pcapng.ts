@@ -3,6 +3,7 @@
 // Enhanced Packet Block with its original bytes, lengths and time.
 // (pcapng: IETF draft-ietf-opsawg-pcapng.)
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export interface PcapngPacket {
   /** pcap LINKTYPE_ value. */
@@ -53,8 +54,8 @@ export class PcapngWriter {
   private pending: Buffer[] = [];
   written = 0;
 
-  /** Opens (creates or truncates) `file` and writes the section header. */
-  constructor(private readonly fd: number, application: string) {
+  /** Writes into `partial`, which close() renames to `file`: the file appears whole or not at all (a stream: both undefined). */
+  private constructor(private readonly fd: number, private readonly partial: string | undefined, private readonly file: string | undefined, application: string) {
     const head = Buffer.alloc(16);
     head.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
     head.writeUInt16LE(1, 4); // major version
@@ -63,8 +64,14 @@ export class PcapngWriter {
     this.pending.push(block(SECTION_HEADER, Buffer.concat([head, option(OPT_SHB_USERAPPL, Buffer.from(application)), END_OF_OPTIONS])));
   }
 
+  /** Writes to an open stream (standard output: `wireshark -k -i -` reads it as it comes). */
+  static toStream(fd: number, application: string): PcapngWriter {
+    return new PcapngWriter(fd, undefined, undefined, application);
+  }
+
   static create(file: string, application: string): PcapngWriter {
-    return new PcapngWriter(fs.openSync(file, 'w'), application);
+    const partial = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.partial`);
+    return new PcapngWriter(fs.openSync(partial, 'w'), partial, file, application);
   }
 
   add(packet: PcapngPacket): void {
@@ -97,8 +104,22 @@ export class PcapngWriter {
     while (at < data.length) at += fs.writeSync(this.fd, data, at);
   }
 
+  /** Writes the rest and puts the file in its place. */
   close(): void {
     this.flush();
+    if (this.partial === undefined || this.file === undefined) return;
     fs.closeSync(this.fd);
+    fs.renameSync(this.partial, this.file);
+  }
+
+  /** Leaves nothing behind (a run that failed). */
+  discard(): void {
+    if (this.partial === undefined) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // closed already (close() failed at the rename)
+    }
+    fs.rmSync(this.partial, { force: true });
   }
 }
