@@ -24,7 +24,9 @@ count() { capinfos -c -M "$1" | awk -F': *' '/Number of packets/ {print $2}'; }
 echo "capture: $capture, $packets packets; Elasticsearch at $url" >&2
 names=$(curl -s "$url/_cat/indices/$prefix-*?h=index" | tr '\n' ',' | sed 's/,$//')
 [ -z "$names" ] || curl -s -XDELETE "$url/$names" > /dev/null
-node bin/espcap.js --file "$capture" --node "$url" --index-prefix "$prefix" --quiet --no-resume --dead-letter /dev/null
+# One session for the whole capture and no process replaced, as tshark dissects it: the same documents
+# (a session reset or a replaced process starts reassembly afresh, and a few packets dissect differently).
+node bin/espcap.js --file "$capture" --node "$url" --index-prefix "$prefix" --session-packets 0 --worker-max-rss 16000 --quiet --no-resume --dead-letter /dev/null
 curl -s -XPOST "$url/$prefix-*/_refresh" > /dev/null
 
 echo "| filter | packets found | espcap --query --write, s | peak RSS, MB | tshark -Y -w, s | ratio |"

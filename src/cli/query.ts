@@ -28,7 +28,10 @@ export async function translateDisplayFilter(filter: string): Promise<EsQuery> {
   if (problem) throw new UsageError(`--query: invalid display filter "${filter}": ${problem}`);
   const valueKinds = (await documentContract()).valueKinds;
   const registered = new Map<string, { layer: string; key: string; kinds: Set<ValueKind>; protocol: boolean }>();
-  for (const f of await fieldRegistry()) {
+  // Only the names the filter uses (and what they expand to) are looked up.
+  const words = new Set(filter.match(/[A-Za-z0-9_.:/-]+/g) ?? []);
+  for (const word of [...words]) for (const expansion of EITHER_DIRECTION[word] ?? []) words.add(expansion);
+  for (const f of await fieldRegistry(words)) {
     const known = registered.get(f.abbrev) ?? { layer: f.layer, key: f.key, kinds: new Set<ValueKind>(), protocol: false };
     known.kinds.add(valueKinds[f.type] ?? 'display');
     if (f.type === 'FT_PROTOCOL' && f.key === '') known.protocol = true;
@@ -95,7 +98,9 @@ export async function runQuery(mode: QueryMode, connection: ElasticsearchChoice,
   try {
     await checkCluster(client, cluster.nodes);
     try {
-      for await (const page of searchPackets(client, indices, query, count)) {
+      // Writing only: where each packet is, not the whole document.
+      const fields = print ? undefined : ['file_name', 'capture_id', 'frame_number', 'capture', 'interface_name'];
+      for await (const page of searchPackets(client, indices, query, count, fields)) {
         found += page.length;
         if (print) {
           try {
