@@ -168,6 +168,11 @@ test('live packets indexed into Elasticsearch as they come: one document per pac
   assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
   assert.match(capture.stderr(), /108 packets read, 108 indexed/);
   assert.equal(await live(), 108);
+  // Found again, but a live capture left no file to read the packets back from: said, with the count, exit 1.
+  const out = path.join(tempDir('live'), 'found.pcapng');
+  const found = espcap(['--node', esUrl(), '--query', 'dns', '--write', out]);
+  assert.equal(found.status, 1, found.stderr);
+  assert.equal(found.stderr, `espcap: live capture on ${net.nic}: no capture file to read the packets from: 108 packets not written\nespcap: 108 packets found in packets-*; 0 written to ${out}\n`);
 });
 
 test('loopback capture works (--nic lo)', { skip: cannot }, async (t) => {
