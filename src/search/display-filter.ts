@@ -174,6 +174,7 @@ export function parseDisplayFilter(filter: string, isField: (name: string) => bo
       return { text: t.text, quoted: true };
     }
     if (t.kind === 'word') {
+      if (t.text === '..') throw new UntranslatableFilter('a range without its start');
       if (isField(t.text)) throw new UntranslatableFilter(`a comparison of two fields (… ${t.text})`);
       at++;
       return { text: t.text, quoted: false };
@@ -216,7 +217,8 @@ export function parseDisplayFilter(filter: string, isField: (name: string) => bo
           members.push({ from: { text: range[1], quoted: false }, to: { text: range[2], quoted: false } });
         } else {
           const from = value();
-          if (isOp(peek(), '..')) {
+          const dots = peek();
+          if (dots?.text === '..') {
             at++;
             members.push({ from, to: value() });
           } else members.push(from);
