@@ -78,8 +78,10 @@ bool FrameReader::read(const std::vector<uint64_t> &frames, std::vector<RawFrame
       f.data.assign((const char *)ws_buffer_start_ptr(&buf), h.caplen);
       f.link_type = pcap_link_type_of(h.pkt_encap);
       // A pseudo-header wiretap took out of the stored bytes cannot be put back by copying them.
-      if (f.link_type < 0 || wtap_encap_requires_phdr(h.pkt_encap))
-        f.link_type = -1, f.note = std::string("its link type (") + wtap_encap_name(h.pkt_encap) + ") has no pcapng form without its pseudo-header";
+      if (f.link_type < 0 || wtap_encap_requires_phdr(h.pkt_encap)) {
+        f.link_type = -1;
+        f.note = std::string("its link type (") + wtap_encap_name(h.pkt_encap) + ") has no pcapng form without its pseudo-header";
+      }
     }
     out.push_back(std::move(f));
   }

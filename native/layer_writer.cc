@@ -378,7 +378,7 @@ void LayerWriter::append_protocols(std::string &out) {
   for (const Instance &in : instances_) {
     if (!in.item) continue;
     bool seen = false;  // a handful of protocols per packet: a scan beats a set
-    for (const Instance *p = instances_.data(); p != &in && !seen; p++) seen = p->item && layers_[p->layer].abbrev == layers_[in.layer].abbrev;
+    for (const Instance *p = instances_.data(); p != &in && !seen; p++) seen = p->item && p->layer == in.layer;  // a layer is one protocol
     if (seen) continue;
     if (!first) out += ',';
     first = false;

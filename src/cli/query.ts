@@ -11,10 +11,12 @@ import { clusterOptions, checkCluster, createClient, describeError } from '../el
 import { indexPattern } from '../elasticsearch/mapping';
 import { parseDisplayFilter, UntranslatableFilter } from '../search/display-filter';
 import { EITHER_DIRECTION, EsQuery, FieldInfo, translateFilter } from '../search/translate';
-import { PacketHit, searchPackets } from '../search/search';
+import { PacketDoc, searchPackets } from '../search/search';
 import { CaptureFrames, FrameRequest } from '../search/frames';
 import { dumpPacket, Value } from '../outputs/dump';
 import { PcapngWriter } from '../outputs/pcapng';
+import { OutputClosedError } from '../outputs/sink';
+import { TextOutput } from '../outputs/text-output';
 import type { ValueKind } from '../../native/addon';
 
 function warn(message: string): void {
@@ -40,7 +42,7 @@ export async function translateDisplayFilter(filter: string): Promise<EsQuery> {
   const single = (abbrev: string): FieldInfo => {
     const f = registered.get(abbrev);
     if (!f) throw new UntranslatableFilter(`the field ${abbrev}`); // epan knew it: a name only a filter macro or plugin gives
-    if (f.protocol) return { paths: [`layers.${f.layer}`], kind: 'present', protocol: { abbrev } };
+    if (f.protocol) return { paths: ['protocols'], kind: 'present', protocol: abbrev };
     if (f.kinds.size > 1) throw new UntranslatableFilter(`${abbrev}, registered with values of several kinds (${[...f.kinds].join(', ')})`);
     const kind = [...f.kinds][0];
     if (abbrev === 'frame.time') return { paths: ['@timestamp'], kind };
@@ -64,7 +66,7 @@ export async function runQuery(mode: QueryMode, connection: ElasticsearchChoice,
   const cluster = clusterOptions(connection);
   const client = createClient(cluster);
   const indices = indexPattern({ prefix: connection.indexPrefix });
-  const print = mode.print && openPrint(mode.print);
+  const print = mode.print && { format: mode.print.format, out: TextOutput.open(mode.print.target) };
   let writer: PcapngWriter | undefined;
   let target: string | undefined;
   if (mode.write === '-') writer = PcapngWriter.toStream(1, 'espcap');
@@ -99,20 +101,20 @@ export async function runQuery(mode: QueryMode, connection: ElasticsearchChoice,
     await checkCluster(client, cluster.nodes);
     try {
       // Writing only: where each packet is, not the whole document.
-      const fields = print ? undefined : ['file_name', 'capture_id', 'frame_number', 'capture', 'interface_name'];
+      const fields = print ? undefined : ['file_name', 'capture_id', 'frame_number', 'interface_name'];
       for await (const page of searchPackets(client, indices, query, count, fields)) {
         found += page.length;
         if (print) {
           try {
-            await print.write(page);
+            await print.out.write(printed(page, print.format));
           } catch (err) {
             // A reader that has seen enough (| head) ends the search, as it ends a file run.
-            if ((err as NodeJS.ErrnoException).code === 'EPIPE') break;
-            throw new EspcapError(`cannot write ${print.target}: ${(err as Error).message}`);
+            if (err instanceof OutputClosedError) break;
+            throw err;
           }
         }
         if (writer) {
-          const reused = page.find(({ source }) => typeof source.file_name === 'string' && isTarget(source.file_name));
+          const reused = page.find((doc) => typeof doc.file_name === 'string' && isTarget(doc.file_name));
           if (reused) throw new EspcapError(`--write ${mode.write}: that is a capture the packets found are read from; write them to another file`);
           try {
             notWritten += writePage(page, frames, writer, reasons);
@@ -132,7 +134,9 @@ export async function runQuery(mode: QueryMode, connection: ElasticsearchChoice,
   } finally {
     process.removeListener('SIGINT', interrupted);
     frames.close();
-    await print?.close();
+    await print?.out.close().catch((err) => {
+      if (!(err instanceof OutputClosedError)) throw err;
+    });
     await client.close();
   }
   for (const [reason, n] of reasons) warn(`${reason}: ${n} packet${n === 1 ? '' : 's'} not written`);
@@ -145,74 +149,39 @@ export async function runQuery(mode: QueryMode, connection: ElasticsearchChoice,
 }
 
 /** The page's packets read back from their captures into the pcapng file, in the page's (time) order; returns how many could not be. */
-function writePage(page: PacketHit[], frames: CaptureFrames, writer: PcapngWriter, reasons: Map<string, number>): number {
+function writePage(page: PacketDoc[], frames: CaptureFrames, writer: PcapngWriter, reasons: Map<string, number>): number {
   const because = (reason: string) => reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-  const requests: (FrameRequest | undefined)[] = page.map(({ source }) =>
-    typeof source.file_name === 'string' && typeof source.capture_id === 'string' && typeof source.frame_number === 'number'
-      ? { file: source.file_name, captureId: source.capture_id, frame: source.frame_number }
+  const requests = page.map((doc): FrameRequest | undefined =>
+    typeof doc.file_name === 'string' && typeof doc.capture_id === 'string' && typeof doc.frame_number === 'number'
+      ? { file: doc.file_name, captureId: doc.capture_id, frame: doc.frame_number }
       : undefined,
   );
-  const wanted = requests.filter((r): r is FrameRequest => r !== undefined);
-  const indexOf = new Map(wanted.map((r, i) => [r, i]));
-  const raw = frames.read(wanted, (request, why) => because(`${request.file}: ${why}`));
+  const raw = frames.read(
+    requests.filter((r): r is FrameRequest => r !== undefined),
+    (request, why) => because(`${request.file}: ${why}`),
+  );
   let lost = 0;
-  for (let i = 0; i < page.length; i++) {
-    const request = requests[i];
-    if (!request) {
-      because(`live capture on ${String(page[i].source.interface_name ?? 'an interface')}: no capture file to read the packets from`);
-      lost++;
-      continue;
-    }
-    const frame = raw.get(indexOf.get(request)!);
-    if (!frame) {
-      lost++;
-      continue;
-    }
-    if (frame.linkType < 0) {
-      because(`${request.file}: ${frame.note}`);
-      lost++;
-      continue;
-    }
-    writer.add(frame);
+  for (const [i, request] of requests.entries()) {
+    const frame = request && raw.get(request);
+    if (!request) because(`live capture on ${String(page[i].interface_name ?? 'an interface')}: no capture file to read the packets from`);
+    else if (frame && frame.linkType < 0) because(`${request.file}: ${frame.note}`);
+    if (frame && frame.linkType >= 0) writer.add(frame);
+    else lost++;
   }
   writer.flush();
   return lost;
 }
 
-/** The documents found, printed for a person or as NDJSON, to a file or standard output. */
-function openPrint(print: NonNullable<QueryMode['print']>): { target: string; write(page: PacketHit[]): Promise<void>; close(): Promise<void> } {
-  let fd: number;
-  try {
-    fd = print.target === '-' ? 1 : fs.openSync(print.target, 'w');
-  } catch (err) {
-    throw new EspcapError(`cannot write ${print.target}: ${(err as Error).message}`);
+/** The documents of a page as printed: for a person, or NDJSON. */
+function printed(page: PacketDoc[], format: 'dump' | 'ndjson'): string {
+  let text = '';
+  for (const doc of page) {
+    if (format === 'ndjson') text += `${JSON.stringify(doc)}\n`;
+    else {
+      const source = typeof doc.file_name === 'string' ? path.basename(doc.file_name) : String(doc.interface_name ?? doc.capture);
+      const head = { frame: Number(doc.frame_number), timestamp: String(doc['@timestamp']), protocol: String(doc.protocol), length: Number(doc.length), source };
+      text += dumpPacket(head, (doc.layers ?? {}) as Record<string, Value>);
+    }
   }
-  const out = print.target === '-' ? process.stdout : fs.createWriteStream('', { fd });
-  // An error (EPIPE: the reader went away) is kept and given to the next write, never thrown unheard.
-  let failed: Error | undefined;
-  out.on('error', (err) => (failed = err));
-  const write = (text: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (failed) reject(failed);
-      else if (out.write(text)) resolve();
-      else out.once('drain', resolve).once('error', reject);
-    });
-  return {
-    target: print.target,
-    async write(page) {
-      let text = '';
-      for (const { source } of page) {
-        if (print.format === 'ndjson') text += `${JSON.stringify(source)}\n`;
-        else {
-          const file = typeof source.file_name === 'string' ? path.basename(source.file_name) : String(source.interface_name ?? source.capture);
-          const head = { frame: Number(source.frame_number), timestamp: String(source['@timestamp']), protocol: String(source.protocol), length: Number(source.length), source: file };
-          text += dumpPacket(head, (source.layers ?? {}) as Record<string, Value>);
-        }
-      }
-      await write(text);
-    },
-    async close() {
-      if (out !== process.stdout) await new Promise<void>((resolve) => (out as fs.WriteStream).end(resolve));
-    },
-  };
+  return text;
 }

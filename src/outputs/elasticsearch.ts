@@ -11,8 +11,7 @@ import { IngestState, STATE_INDEX } from '../elasticsearch/ingest-state';
 import type { IndexPeriod } from '../elasticsearch/mapping';
 import type { OutputModule, PreparedOutput, RunOutcome, RunShape, SettledCapture } from './output';
 
-/** The Elasticsearch flags, as the command line gives them. */
-/** The connection flags (--node host:port or URLs, comma-separated; credentials; TLS), and how to index. */
+/** The Elasticsearch flags, as the command line gives them: how to connect, and how to index. */
 export interface ElasticsearchChoice extends ConnectionFlags {
   format: 'elasticsearch';
   chunk: number;

@@ -19,7 +19,6 @@ const SECTION_HEADER = 0x0a0d0d0a;
 const INTERFACE_DESCRIPTION = 0x00000001;
 const ENHANCED_PACKET = 0x00000006;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-const OPT_END = 0;
 const OPT_SHB_USERAPPL = 4;
 const OPT_IF_TSRESOL = 9;
 
@@ -27,13 +26,15 @@ function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
-/** One block: type, total length, body (padded to 4 bytes), total length again. */
-function block(type: number, body: Buffer): Buffer {
-  const length = 12 + pad4(body.length);
+/** One block: type, total length, body (its parts one after the other, padded to 4 bytes), total length again. */
+function block(type: number, ...body: Buffer[]): Buffer {
+  const bodyLength = body.reduce((n, part) => n + part.length, 0);
+  const length = 12 + pad4(bodyLength);
   const out = Buffer.alloc(length);
   out.writeUInt32LE(type, 0);
   out.writeUInt32LE(length, 4);
-  body.copy(out, 8);
+  let at = 8;
+  for (const part of body) at += part.copy(out, at);
   out.writeUInt32LE(length, length - 4);
   return out;
 }
@@ -61,7 +62,7 @@ export class PcapngWriter {
     head.writeUInt16LE(1, 4); // major version
     head.writeUInt16LE(0, 6); // minor version
     head.writeBigInt64LE(-1n, 8); // section length not given
-    this.pending.push(block(SECTION_HEADER, Buffer.concat([head, option(OPT_SHB_USERAPPL, Buffer.from(application)), END_OF_OPTIONS])));
+    this.pending.push(block(SECTION_HEADER, head, option(OPT_SHB_USERAPPL, Buffer.from(application)), END_OF_OPTIONS));
   }
 
   /** Writes to an open stream (standard output: `wireshark -k -i -` reads it as it comes). */
@@ -82,7 +83,7 @@ export class PcapngWriter {
       const head = Buffer.alloc(8);
       head.writeUInt16LE(packet.linkType, 0);
       head.writeUInt32LE(0, 4); // snap length: none
-      this.pending.push(block(INTERFACE_DESCRIPTION, Buffer.concat([head, option(OPT_IF_TSRESOL, Buffer.from([9])), END_OF_OPTIONS])));
+      this.pending.push(block(INTERFACE_DESCRIPTION, head, option(OPT_IF_TSRESOL, Buffer.from([9])), END_OF_OPTIONS));
     }
     const ns = BigInt(packet.seconds) * 1_000_000_000n + BigInt(packet.nanoseconds);
     const head = Buffer.alloc(20);
@@ -91,7 +92,7 @@ export class PcapngWriter {
     head.writeUInt32LE(Number(ns & 0xffffffffn), 8);
     head.writeUInt32LE(packet.data.length, 12);
     head.writeUInt32LE(packet.length, 16);
-    this.pending.push(block(ENHANCED_PACKET, Buffer.concat([head, packet.data])));
+    this.pending.push(block(ENHANCED_PACKET, head, packet.data));
     this.written++;
   }
 

@@ -21,41 +21,39 @@ export class CaptureFrames {
   readonly unusable = new Map<string, string>();
 
   /**
-   * The frames asked for, by request index; a request whose capture is gone,
-   * changed or shorter than the frame number is left out (unusable or
-   * `missing` says why).
+   * The frames asked for, by request; a request whose capture is gone,
+   * changed or shorter than the frame number is left out (`missing` says why).
    */
-  read(requests: FrameRequest[], missing: (request: FrameRequest, why: string) => void): Map<number, NativeRawFrame> {
-    const found = new Map<number, NativeRawFrame>();
-    const byFile = new Map<string, number[]>();
-    for (let i = 0; i < requests.length; i++) {
-      const list = byFile.get(requests[i].file) ?? [];
-      list.push(i);
-      byFile.set(requests[i].file, list);
+  read(requests: FrameRequest[], missing: (request: FrameRequest, why: string) => void): Map<FrameRequest, NativeRawFrame> {
+    const found = new Map<FrameRequest, NativeRawFrame>();
+    const byFile = new Map<string, FrameRequest[]>();
+    for (const request of requests) {
+      const list = byFile.get(request.file);
+      if (list) list.push(request);
+      else byFile.set(request.file, [request]);
     }
-    for (const [file, indices] of byFile) {
-      indices.sort((a, b) => requests[a].frame - requests[b].frame);
-      const frames = [...new Set(indices.map((i) => requests[i].frame))];
+    for (const [file, wanted] of byFile) {
+      wanted.sort((a, b) => a.frame - b.frame);
+      const frames = [...new Set(wanted.map((r) => r.frame))];
       let got: NativeRawFrame[] = [];
       try {
-        let reader = this.reader(file, requests[indices[0]].captureId);
+        let reader = this.reader(file, wanted[0].captureId);
         // Behind where the capture was read to: from its start again.
         if (reader && frames[0] <= reader.position()) reader = this.reopen(file);
         if (reader) got = reader.read(frames);
       } catch (err) {
         this.forget(file, `cannot read it: ${(err as Error).message}`);
-        for (const i of indices) missing(requests[i], this.unusable.get(file)!);
-        continue;
       }
-      if (this.unusable.has(file)) {
-        for (const i of indices) missing(requests[i], this.unusable.get(file)!);
+      const unusable = this.unusable.get(file);
+      if (unusable !== undefined) {
+        for (const request of wanted) missing(request, unusable);
         continue;
       }
       const byFrame = new Map(got.map((f) => [f.frame, f]));
-      for (const i of indices) {
-        const raw = byFrame.get(requests[i].frame);
-        if (raw) found.set(i, raw);
-        else missing(requests[i], `frame ${requests[i].frame} is past the end of the capture`);
+      for (const request of wanted) {
+        const raw = byFrame.get(request.frame);
+        if (raw) found.set(request, raw);
+        else missing(request, `frame ${request.frame} is past the end of the capture`);
       }
     }
     return found;

@@ -3,20 +3,17 @@
 // so memory stays at one page whatever the number of hits.
 import type { Client } from '@elastic/elasticsearch';
 
-export interface PacketHit {
-  index: string;
-  source: Record<string, unknown>;
-}
+/** A packet document as stored (or the fields of it asked for). */
+export type PacketDoc = Record<string, unknown>;
 
 const KEEP_ALIVE = '5m';
 
 /**
  * The packets of `indices` (a pattern) matching `query`, in @timestamp order,
- * at most `limit` (0: all); of each document only the `fields` given, which
- * must be keywords or numbers (all when left out: a whole document is some
- * 2 kB of JSON to decompress, send and parse).
+ * at most `limit` (0: all); of each document only the `fields` given (all
+ * when left out: a whole document is some 2 kB of JSON to send and parse).
  */
-export async function* searchPackets(client: Client, indices: string, query: Record<string, unknown>, limit: number, fields?: string[], pageSize = 1000): AsyncGenerator<PacketHit[]> {
+export async function* searchPackets(client: Client, indices: string, query: Record<string, unknown>, limit: number, fields?: string[], pageSize = 1000): AsyncGenerator<PacketDoc[]> {
   const resolved = await client.indices.resolveIndex({ name: indices, expand_wildcards: 'open' });
   if (resolved.indices.length === 0) return;
   let pit = (await client.openPointInTime({ index: indices, keep_alive: KEEP_ALIVE, ignore_unavailable: true })).id;
@@ -32,8 +29,7 @@ export async function* searchPackets(client: Client, indices: string, query: Rec
         // Same time: one capture's frames in their order. The point in time adds its own tie-breaker.
         sort: [{ '@timestamp': { order: 'asc', format: 'strict_date_optional_time_nanos' } }, { capture_id: 'asc' }, { frame_number: 'asc' }] as never,
         search_after: after as never,
-        // Doc values: no stored document to decompress (best_compression) for a few keywords and numbers.
-        ...(fields && { _source: false, docvalue_fields: fields }),
+        ...(fields && { _source: fields }),
         track_total_hits: false,
       });
       pit = page.pit_id ?? pit;
@@ -41,17 +37,10 @@ export async function* searchPackets(client: Client, indices: string, query: Rec
       if (hits.length === 0) return;
       seen += hits.length;
       after = hits[hits.length - 1].sort as unknown[];
-      yield hits.map((h) => ({ index: h._index, source: fields ? fromDocValues(h.fields ?? {}) : (h._source as Record<string, unknown>) }));
+      yield hits.map((h) => h._source as PacketDoc);
       if (hits.length < size) return;
     }
   } finally {
     await client.closePointInTime({ id: pit }).catch(() => undefined);
   }
-}
-
-/** Doc values come as arrays: one value each here. */
-function fromDocValues(values: Record<string, unknown[]>): Record<string, unknown> {
-  const source: Record<string, unknown> = {};
-  for (const [name, [value]] of Object.entries(values)) source[name] = value;
-  return source;
 }

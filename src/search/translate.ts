@@ -17,8 +17,8 @@ export interface FieldInfo {
   /** Document paths holding the field's values: one, or two for the either-direction fields. */
   paths: string[];
   kind: ValueKind;
-  /** A protocol: present when its layer is. */
-  protocol?: { abbrev: string };
+  /** A protocol (its filter name): present when the packet's `protocols` lists it. */
+  protocol?: string;
 }
 
 /**
@@ -113,8 +113,8 @@ function equals(field: string, f: FieldInfo, value: unknown): EsQuery {
  * dns.* fields under mDNS fill layers.dns; frame.protocols names dissectors,
  * like ethertype, that add no item of their own).
  */
-function protocolPresent(p: { abbrev: string }): EsQuery {
-  return { term: { protocols: p.abbrev } };
+function protocolPresent(abbrev: string): EsQuery {
+  return { term: { protocols: abbrev } };
 }
 
 function ordered(kind: ValueKind): boolean {
