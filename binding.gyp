@@ -12,6 +12,7 @@
         "native/engine_thread.cc",
         "native/epan_runtime.cc",
         "native/capture_dissector.cc",
+        "native/capture_parts.cc",
         "native/frame_reader.cc",
         "native/layer_writer.cc",
         "native/live_capture.cc",

@@ -13,6 +13,7 @@
 #include "engine_thread.h"
 #include "epan_runtime.h"
 #include "frame_reader.h"
+#include "capture_parts.h"
 #include "js_options.h"
 
 void register_live(Napi::Env env, Napi::Object exports);  // live_binding.cc
@@ -226,6 +227,17 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   limits.read_ahead = (uint32_t)o.integer("readAhead", 1, 1024);
   limits.max_packets = o.integer("maxPackets", 0, kMaxSafe);
   if (o.boolean("live")) limits.live_fd = 0;  // the stream comes on standard input
+  if (auto part = o.optional_object("part")) {
+    CaptureOptions::Part p;
+    p.first_record = part->integer("firstRecord", 0, kMaxSafe);
+    p.start = part->integer("start", 1, kMaxSafe);
+    p.end = part->integer("end", 0, kMaxSafe);
+    p.header_bytes = part->integer("headerBytes", 1, kMaxSafe);
+    p.file_type = part->string("fileType");
+    part->finish();
+    if (options.skip_records < p.first_record) throw invalid_argument(env, "open", "skipRecords must be at least part.firstRecord");
+    options.part = p;
+  }
   o.finish();
   auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
 
@@ -275,6 +287,39 @@ Napi::Value CheckFilter(const Napi::CallbackInfo &info) {
     post_to_js([deferred, message](Napi::Env env) {
       release(env);
       deferred->Resolve(Napi::String::New(env, *message));
+    });
+  });
+  return deferred->Promise();
+}
+
+// Plans the parts of a capture file for several dissecting processes
+// (capture_parts.h), on the engine thread (wiretap reads the whole file):
+//   planParts(path, every) -> {fileType, records, headerBytes, starts: [offsets], wholeReason}
+Napi::Value PlanParts(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!g_initialised) return rejected(env, "planParts(): the engine is not initialised");
+  double every = info.Length() == 2 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  if (!info[0].IsString() || !(every >= 1 && every <= 9007199254740991.0) || every != (double)(uint64_t)every)
+    throw invalid_argument(env, "planParts", "needs a path and a whole number of records per part, 1 or more");
+  std::string path = info[0].As<Napi::String>();
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+  hold(env);
+  g_engine.post([path, every, deferred] {
+    auto plan = std::make_shared<CapturePlan>();
+    CaptureError error;
+    bool ok = plan_capture_parts(path, (uint64_t)every, *plan, error);
+    post_to_js([ok, error, plan, deferred](Napi::Env env) {
+      release(env);
+      if (!ok) { deferred->Reject(capture_error(env, error).Value()); return; }
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("fileType", plan->file_type);
+      out.Set("records", (double)plan->records);
+      out.Set("headerBytes", (double)plan->header_bytes);
+      Napi::Array starts = Napi::Array::New(env, plan->starts.size());
+      for (size_t i = 0; i < plan->starts.size(); i++) starts.Set((uint32_t)i, (double)plan->starts[i]);
+      out.Set("starts", starts);
+      out.Set("wholeReason", plan->whole_reason);
+      deferred->Resolve(out);
     });
   });
   return deferred->Promise();
@@ -376,6 +421,7 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   exports.Set("fieldRegistry", Napi::Function::New(env, FieldRegistry));
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("checkFilter", Napi::Function::New(env, CheckFilter));
+  exports.Set("planParts", Napi::Function::New(env, PlanParts));
   exports.Set("openFrames", Napi::Function::New(env, OpenFrames));
   return exports;
 }

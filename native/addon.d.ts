@@ -67,6 +67,34 @@ export interface NativeOpenOptions {
   live: boolean;
   /** Added to frame numbers in documents: a live stream continues the streams before it. */
   frameOffset: number;
+  /** Only a part of the file (see planParts), read as a capture of its own; skipRecords counts from the file's start. */
+  part?: NativePart;
+}
+
+/** A part of a capture file: its records are numbered from firstRecord + 1. */
+export interface NativePart {
+  firstRecord: number;
+  /** Its bytes: from start (1 or more) to end (0: the end of the file). */
+  start: number;
+  end: number;
+  /** NativePartPlan.headerBytes. */
+  headerBytes: number;
+  /** NativePartPlan.fileType: the part must read as the same format. */
+  fileType: string;
+}
+
+/** Where a capture file can be cut for dissecting processes to read its parts side by side. */
+export interface NativePartPlan {
+  /** wiretap's name of the format. */
+  fileType: string;
+  /** Records read (to the end, or to a read error). */
+  records: number;
+  /** Bytes before the first record, put in front of every part. */
+  headerBytes: number;
+  /** Byte offset of record k * every + 1, for k = 1, 2, ... (empty when it must be read whole). */
+  starts: number[];
+  /** Why it must be read whole by one process; "" if it can be cut. */
+  wholeReason: string;
 }
 
 export interface NativeReaderStats {
@@ -202,6 +230,8 @@ export interface NativeAddon {
   /** Opens a capture (after init); rejects with a NativeError. */
   open(options: NativeOpenOptions): Promise<NativeReader>;
   /** Compiles a Wireshark display filter (after init): "" when valid, else epan's message. */
+  /** Reads a capture file with wiretap (no dissection) and plans its parts of `every` records; rejects with a NativeError if it cannot be opened. After init(). */
+  planParts(path: string, every: number): Promise<NativePartPlan>;
   checkFilter(filter: string): Promise<string>;
   /** Opens a capture to read chosen frames back as stored (after init); throws a NativeError. */
   openFrames(path: string): NativeFrameReader;

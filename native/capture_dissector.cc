@@ -13,6 +13,7 @@
 #include <wiretap/wtap.h>
 #include <wsutil/buffer.h>
 
+#include "capture_parts.h"
 #include "json_text.h"
 
 // epan leaves this struct to the application: it answers epan's questions
@@ -122,6 +123,7 @@ struct CaptureDissector::State {
   nstime_t elapsed = NSTIME_INIT_ZERO;
   LayerWriter &writer;
   std::string iso;  // the current packet's timestamp
+  std::unique_ptr<PartStream> part_stream;  // reading a part: destroyed after wiretap closed it (members go after ~State's body)
 
   explicit State(const CaptureOptions &o) : options(o), writer(LayerWriter::for_engine(o.max_bytes)) {
     wtap_rec_init(&rec);
@@ -174,6 +176,8 @@ struct CaptureDissector::State {
   }
 
   Step dissect(wtap_rec *rec, const uint8_t *data, gint64 offset, PacketBatch &batch);
+
+  std::string file_type() const { return wtap_file_type_subtype_name(file_type_subtype); }
 };
 
 CaptureDissector::CaptureDissector(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -192,15 +196,28 @@ std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &o
     return nullptr;
   }
 
+  std::string path = options.path;
+  if (options.part) {
+    const CaptureOptions::Part &part = *options.part;
+    state->part_stream = PartStream::open(options.path, part.header_bytes, part.start, part.end, error);
+    if (!state->part_stream) return nullptr;
+    path = state->part_stream->path();
+    state->records = part.first_record;
+  }
   int err = 0;
   gchar *err_info = nullptr;
-  state->wth = wtap_open_offline(options.path.c_str(), WTAP_TYPE_AUTO, &err, &err_info, FALSE);
+  state->wth = wtap_open_offline(path.c_str(), WTAP_TYPE_AUTO, &err, &err_info, FALSE);
   if (!state->wth) {
     error = wtap_error(err, err_info, true);
     return nullptr;
   }
   state->provider.wth = state->wth;
   state->file_type_subtype = wtap_file_type_subtype(state->wth);
+  if (options.part && state->file_type() != options.part->file_type) {
+    error = {ErrorCode::kReadError, "a part of the capture reads as " + state->file_type() + ", the whole file as " +
+                                        options.part->file_type + ": read it with --workers 1"};
+    return nullptr;
+  }
   state->open_session();
 
   // Resuming after the previous process was recycled: skip what it finished.
@@ -336,11 +353,10 @@ uint64_t CaptureDissector::session_resets() const { return state_->resets; }
 uint64_t CaptureDissector::bytes_read() const {
   if (!state_->wth) return 0;
   gint64 n = wtap_read_so_far(state_->wth);
+  if (state_->part_stream && n > (gint64)state_->options.part->header_bytes) n += state_->part_stream->file_offset();
   return n > 0 ? (uint64_t)n : 0;
 }
-std::string CaptureDissector::file_type() const {
-  return wtap_file_type_subtype_name(state_->file_type_subtype);
-}
+std::string CaptureDissector::file_type() const { return state_->file_type(); }
 std::string CaptureDissector::link_type() const {
   if (!state_->wth) return "unknown";
   const char *name = wtap_encap_name(wtap_file_encap(state_->wth));

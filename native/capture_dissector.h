@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <wiretap/wtap.h>
@@ -20,6 +21,14 @@ struct CaptureOptions {
   bool walk = true;            // false: dissect with a full tree but write no layers (benchmark floor)
   std::string document_fields; // the capture's own document fields, each preceded by a comma (document.ts)
   uint64_t frame_offset = 0;   // added to frame numbers in documents: a live stream continues earlier ones
+  // A part of the file only (capture_parts.h): its records, numbered from first_record + 1.
+  struct Part {
+    uint64_t first_record = 0;  // records of the file before the part
+    uint64_t start = 0, end = 0;  // its bytes; end 0: to the end of the file
+    uint64_t header_bytes = 0;  // the file's header, put in front of the part's bytes
+    std::string file_type;      // what wiretap made of the whole file; the part must read the same
+  };
+  std::optional<Part> part;
 };
 
 // A capture that cannot be opened or read, or a display filter that does not compile.

@@ -11,6 +11,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -59,6 +60,14 @@ class JsOptions {
     return (uint64_t)d;
   }
 
+  // An options object inside this one, whose absence means "none" (a part of a capture).
+  std::optional<JsOptions> optional_object(const char *key) {
+    if (!present(key)) return std::nullopt;
+    Napi::Value v = object_.Get(key);
+    if (!v.IsObject() || v.IsArray()) throw wrong(key, "an options object", v);
+    return JsOptions(env_, call_ + "." + key, v.As<Napi::Object>());
+  }
+
   // After the last option is read: an option nobody read is a mistake in the caller.
   void finish() {
     Napi::Array names = object_.GetPropertyNames();
@@ -70,6 +79,8 @@ class JsOptions {
   }
 
  private:
+  JsOptions(Napi::Env env, std::string call, Napi::Object object) : env_(env), call_(std::move(call)), object_(object) {}
+
   bool present(const char *key) {
     read_.insert(key);
     return !object_.Get(key).IsUndefined();

@@ -235,7 +235,7 @@ function commandLine(): Command {
 
     number(
       '--workers <N>',
-      'dissecting processes at once, each taking whole files, largest first; by default the number of cores, but 1 when writing to standard output (to keep file order) and with --count',
+      'dissecting processes at once, taking files largest first and sharing a file of more than --session-packets packets (cut at its session resets); by default the number of cores, but 1 when writing to standard output (to keep file order) and with --count',
       PARALLEL,
       'workers',
       { min: 1, max: 256 },
@@ -360,7 +360,7 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
   const count: number = v.count ?? 0;
   const toStdout = output.format !== 'elasticsearch' && output.target === '-';
   const workers: number = v.workers ?? (toStdout || count || isLive ? 1 : availableParallelism());
-  if (workers > 1 && toStdout) throw new UsageError('--workers above 1 needs --output FILE or --node: on standard output the packets of several files would interleave');
+  if (workers > 1 && toStdout) throw new UsageError('--workers above 1 needs --output FILE or --node: on standard output the packets of several files, or of the parts of one, would interleave');
   if (workers > 1 && count) throw new UsageError('--count takes the first packets in file order, with one worker: leave out --workers');
   return {
     mode,

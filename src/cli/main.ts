@@ -59,9 +59,16 @@ async function runFiles(options: Options, paths: string[], fromDir: boolean): Pr
     // Progress only where it does not mix with the packets themselves.
     if (!options.quiet && !output.toStdout) progress = new Progress(files.length, files.reduce((n, f) => n + f.size, 0));
     progress?.start();
+    let saidWhole = false;
     run = await runPool(files, {
       workers: options.workers,
       maxPackets: options.count,
+      // Several processes share a large file at its session resets.
+      partRecords: options.workers > 1 ? options.sessionPackets : 0,
+      onReadWhole(file, reason) {
+        if (!saidWhole) warn(`${file} is read whole by one process, as ${reason}`); // said for the first such file only
+        saidWhole = true;
+      },
       dissect: dissectOptions(options),
       output: output.spec,
       claims: output.claims,
@@ -120,12 +127,14 @@ function report(options: Options, run: PoolRun, skipped: number, fromDir: boolea
     let summary = `${packets} packets from ${captures + failed} capture file${captures + failed === 1 ? '' : 's'} (${size(bytes)}) in ${seconds.toFixed(1)} s`;
     summary += ` (${Math.round(rate(packets))} packets/s, ${size(rate(bytes))}/s)`;
     if (options.workers > 1) summary += ` with ${options.workers} workers`;
+    const { cut } = run;
+    if (cut.files) summary += `, ${cut.files === 1 ? 'one file' : `${cut.files} files`} cut into ${cut.parts} parts`;
     if (skipped) summary += `, ${skipped} already indexed`;
     if (elsewhere) summary += `, ${elsewhere} done by other processes`;
     if (failed) summary += `, ${failed} failed`;
     if (run.limitReached) summary += `, stopped at --count ${options.count}`;
     if (run.interrupted) summary += ', interrupted';
-    const restarts = run.processes - Math.min(options.workers, run.files.length);
+    const restarts = run.replacements;
     if (restarts > 0) summary += `, dissecting processes restarted ${restarts} time${restarts === 1 ? '' : 's'} to bound memory`;
     warn(summary);
   }

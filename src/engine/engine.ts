@@ -7,6 +7,8 @@ import type {
   NativeDocumentContract,
   NativeErrorCode,
   NativeOpenOptions,
+  NativePart,
+  NativePartPlan,
   NativeReader,
   NativeReaderStats,
 } from '../../native/addon';
@@ -90,6 +92,23 @@ export async function openCapture(options: OpenOptions): Promise<CaptureReader> 
     const { filter, ...rest } = options;
     // A filter left out is no filter: the addon takes no undefined values.
     return await loadAddon().open({ ...BATCHING, ...rest, ...(filter === undefined ? {} : { filter }) });
+  } catch (err) {
+    throw asCaptureError(err);
+  }
+}
+
+/** A part of a capture file, read as a capture of its own (native/capture_parts.h). */
+export type CapturePart = NativePart;
+export type PartPlan = NativePartPlan;
+
+/**
+ * Where a capture file can be cut into parts of `every` records for several
+ * processes to dissect side by side: wiretap reads it through once.
+ */
+export async function planParts(path: string, every: number): Promise<PartPlan> {
+  await initEngine();
+  try {
+    return await loadAddon().planParts(path, every);
   } catch (err) {
     throw asCaptureError(err);
   }

@@ -9,7 +9,7 @@
 // does it stop at once (cross-packet state such as tcp.stream then restarts
 // there, as after a tshark -M reset).
 import * as fs from 'node:fs';
-import { CaptureError, Meta, nextBatch, openCapture } from '../engine/engine';
+import { CaptureError, CapturePart, Meta, nextBatch, openCapture } from '../engine/engine';
 import { BatchView, captureFields, DocumentBuilder } from '../document';
 import { FileCounts, NOTHING_PENDING, PacketSink } from '../outputs/sink';
 
@@ -26,8 +26,10 @@ export interface FileJob {
   path: string;
   /** Identity of the capture for document ids (see capture-id.ts); absent if the file could not be read. */
   captureId?: string;
-  /** Records already done by an earlier process: this part starts after them. */
+  /** Records already done by an earlier process (counted from the file's start): this part starts after them. */
   skipRecords: number;
+  /** Only this part of the file (worker-pool.ts cuts a large file for several processes); it ends where the next part starts. */
+  part?: CapturePart;
   /** Packets still wanted (--count); 0 for no limit. */
   maxPackets: number;
   /**
@@ -56,7 +58,7 @@ export interface PartResult {
   packets: number;
   /** The last record (frame number) finished. */
   records: number;
-  /** Read to its end without error: every packet of the file is written. */
+  /** Read to its end without error: every packet of the file (or of the part) is written. */
   complete: boolean;
   /** Not a capture file at all (unknown format). */
   notCapture?: boolean;
@@ -108,6 +110,7 @@ export async function dissectFile(
       walk: !options.dissectOnly,
       live: job.live !== undefined,
       frameOffset: job.live?.frameOffset ?? 0,
+      ...(job.part ? { part: job.part } : {}),
     });
   } catch (err) {
     const e = err as CaptureError;
@@ -158,11 +161,13 @@ export async function dissectFile(
       }
     }
     if (ended) {
-      // Everything read was written: the file is finished up to its last record,
-      // or up to the session reset where a fresh process takes over.
+      // Everything read was written: the file (or the part) is finished up to
+      // its last record, or up to the session reset where a fresh process takes
+      // over. A part ends at a session reset: finished, and the process may go.
       result.records = reader.stats().records;
-      if (stopAt && result.records >= stopAt) result.recycle = true;
-      else result.complete = true;
+      const atReset = stopAt > 0 && result.records >= stopAt;
+      result.complete = job.part !== undefined || !atReset;
+      result.recycle = atReset;
     }
   } catch (err) {
     // A read error ends this file only; a failing sink (output gone, cluster

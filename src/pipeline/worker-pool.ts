@@ -14,6 +14,15 @@
 // records it for resuming). If a process dies, the file it was reading failed;
 // files it had read but not yet settled go back into the queue.
 //
+// A file holding more records than `partRecords` (its --session-packets,
+// where one process would start a fresh epan session anyway) is cut into
+// parts of that many records, which processes dissect side by side, each in
+// a fresh session: the documents are those of one process reading it whole.
+// A process plans the cut first (native/capture_parts.h: wiretap reads the
+// file once, no dissection); the parts go to the front of the queue. A
+// compressed file, or one describing interfaces after its first packet, is
+// read whole (onReadWhole says why).
+//
 // With `claims` (an output other espcap processes share), a file is claimed
 // before it is read: one done elsewhere is left out, one another process
 // reads now is asked about again later, until it is done (or its claim
@@ -24,6 +33,8 @@ import { addFileCounts, FileCounts, noFileCounts } from '../outputs/sink';
 import { DissectOptions, FileJob, PartResult } from './dissect-file';
 import { DissectingProcess, Supervisor } from './supervisor';
 import type { FromWorker } from './worker';
+
+type Planned = Extract<FromWorker, { type: 'planned' }>;
 
 export interface PoolFile {
   path: string;
@@ -52,8 +63,12 @@ export interface PoolRun {
   interrupted: boolean;
   /** Dissecting processes put to work. */
   processes: number;
+  /** Of them, put to work in place of one grown past its memory limit. */
+  replacements: number;
   /** What each process's sink reported (for the output's report). */
   sinkReports: unknown[];
+  /** Files cut into parts, and the parts. */
+  cut: { files: number; parts: number };
 }
 
 export interface PoolOptions {
@@ -62,6 +77,10 @@ export interface PoolOptions {
   output: OutputSpec;
   /** Packets wanted in total (--count; needs one worker); 0 for no limit. */
   maxPackets: number;
+  /** Cut a file holding more records than this into parts of this many, for several processes; 0 never. */
+  partRecords: number;
+  /** A file with enough records to be cut is read whole by one process, for `reason`. */
+  onReadWhole?(path: string, reason: string): void;
   /** Files shared with other espcap processes: claim each before reading it. */
   claims?: FileClaims;
   /** Packets and file bytes read since the last call. */
@@ -74,6 +93,7 @@ export interface PoolOptions {
 /** A part of a file read by a process whose documents are not all settled yet. */
 interface OpenPart {
   file: FileOutcome;
+  job: FileJob;
   result: PartResult;
 }
 
@@ -81,14 +101,21 @@ interface OpenPart {
 interface Worker {
   /** The part being read. */
   job: FileJob | undefined;
+  /** Where in the file its progress reports have got to. */
+  position: number;
   /** Parts read, documents still in flight, by partKey(). */
   readonly unsettled: Map<string, OpenPart>;
 }
 
-/** Per file: parts being read or not yet settled, whether its end was read, and the bytes reported as read. */
+/** Per file: parts being read or not yet settled, parts not yet read to their end, and the bytes reported as read. */
 interface FileProgress {
   openParts: number;
-  readToEnd: boolean;
+  /** 1 for a file read whole; its parts once cut. */
+  partsLeft: number;
+  /** Planned (cut, or found to be read whole). */
+  planned: boolean;
+  /** onFileRead was called. */
+  readReported: boolean;
   position: number;
 }
 
@@ -109,13 +136,19 @@ class FilePool {
   private limitReached = false;
   /** Packets written so far, for --count. */
   private written = 0;
+  /** Processes planning a cut, and what each waits for. */
+  private readonly plans = new Map<DissectingProcess, (answer: Planned | undefined) => void>();
+  /** Processes waiting for work a plan may bring. */
+  private waitingForPlans: (() => void)[] = [];
+  private readonly cut = { files: 0, parts: 0 };
+  private replacements = 0;
 
   constructor(
     files: PoolFile[],
     private readonly options: PoolOptions,
   ) {
     this.outcomes = new Map(files.map((f) => [f.path, { ...f, packets: 0, records: 0, started: false, counts: noFileCounts() }]));
-    this.progress = new Map(files.map((f) => [f.path, { openParts: 0, readToEnd: false, position: 0 }]));
+    this.progress = new Map(files.map((f) => [f.path, { openParts: 0, partsLeft: 1, planned: false, readReported: false, position: 0 }]));
     this.queue = files.map((f) => ({ path: f.path, captureId: f.captureId, skipRecords: 0, maxPackets: 0 }));
     // One worker keeps the given order (output in file order, --count takes the first packets).
     if (options.workers > 1) this.queue.sort((a, b) => this.outcomes.get(b.path)!.size - this.outcomes.get(a.path)!.size);
@@ -131,7 +164,9 @@ class FilePool {
 
   async run(): Promise<PoolRun> {
     await this.supervisor.watchingSignals(async () => {
-      for (let i = 0; i < Math.min(this.options.workers, this.queue.length); i++) this.startWorker();
+      // A file that may be cut keeps every process busy, even alone.
+      const start = this.queue.some((job) => this.mayCut(job)) ? this.options.workers : Math.min(this.options.workers, this.queue.length);
+      for (let i = 0; i < start; i++) this.startWorker();
       while (this.workers.size) await this.supervisor.changed();
     });
     if (this.supervisor.failure) throw this.supervisor.failure;
@@ -140,7 +175,9 @@ class FilePool {
       limitReached: this.limitReached,
       interrupted: this.supervisor.interrupted,
       processes: this.supervisor.used,
+      replacements: this.replacements,
       sinkReports: this.supervisor.sinkReports,
+      cut: this.cut,
     };
   }
 
@@ -151,7 +188,7 @@ class FilePool {
 
   private startWorker(): void {
     const process = this.supervisor.start();
-    this.workers.set(process, { job: undefined, unsettled: new Map() });
+    this.workers.set(process, { job: undefined, position: 0, unsettled: new Map() });
     void this.giveWork(process);
   }
 
@@ -162,8 +199,12 @@ class FilePool {
    */
   private async giveWork(process: DissectingProcess): Promise<void> {
     for (;;) {
-      const job = this.stopping() ? undefined : this.queue.shift();
+      let job = this.stopping() ? undefined : this.queue.shift();
       if (!job) {
+        if (!this.stopping() && this.plans.size) {
+          await new Promise<void>((resolve) => this.waitingForPlans.push(resolve));
+          continue;
+        }
         if (this.stopping() || !this.heldElsewhere.length) break;
         await this.pause(this.options.claims!.retryMs);
         this.queue.push(...this.heldElsewhere.splice(0));
@@ -177,13 +218,69 @@ class FilePool {
         if (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
         return;
       }
+      if (this.mayCut(job)) {
+        job = await this.plan(process, job);
+        if (!job) return; // the process died while planning: the file waits for another
+      }
       if (this.options.maxPackets) job.maxPackets = this.options.maxPackets - this.written;
       worker.job = job;
+      worker.position = job.part?.start ?? this.progress.get(job.path)!.position;
       this.progress.get(job.path)!.openParts++;
       process.send({ type: 'job', job });
       return;
     }
     process.send({ type: 'finish' });
+  }
+
+  /** A file not yet planned that may hold more records than a part (16 bytes at least each: a pcap record header). */
+  private mayCut(job: FileJob): boolean {
+    const every = this.options.partRecords;
+    return every > 0 && !this.progress.get(job.path)!.planned && this.outcomes.get(job.path)!.size > 24 + 16 * every;
+  }
+
+  /**
+   * Has `process` plan the cut of a file: the job for its first part (the
+   * others go to the front of the queue), or the whole file. Undefined if the
+   * process died meanwhile (the job is back in the queue).
+   */
+  private async plan(process: DissectingProcess, job: FileJob): Promise<FileJob | undefined> {
+    const every = this.options.partRecords;
+    const answer = await new Promise<Planned | undefined>((resolve) => {
+      this.plans.set(process, resolve);
+      process.send({ type: 'plan', path: job.path, every });
+    });
+    this.plans.delete(process);
+    const wake = this.waitingForPlans.splice(0);
+    try {
+      if (!answer) {
+        this.queue.unshift(job);
+        if (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
+        return undefined;
+      }
+      const progress = this.progress.get(job.path)!;
+      progress.planned = true;
+      const plan = answer.plan;
+      // A file that cannot be opened is read whole: reading it says what is wrong.
+      if (!plan || !plan.starts.length) {
+        if (plan?.wholeReason) this.options.onReadWhole?.(job.path, plan.wholeReason);
+        return job;
+      }
+      const parts = [plan.headerBytes, ...plan.starts].map(
+        (start, i): FileJob => ({
+          ...job,
+          skipRecords: i * every,
+          part: { firstRecord: i * every, start, end: plan.starts[i] ?? 0, headerBytes: plan.headerBytes, fileType: plan.fileType },
+        }),
+      );
+      progress.partsLeft = parts.length;
+      this.cut.files++;
+      this.cut.parts += parts.length;
+      this.queue.unshift(...parts.slice(1));
+      while (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
+      return parts[0];
+    } finally {
+      for (const resolve of wake) resolve();
+    }
   }
 
   /** Whether this process may read the file now (see FileClaims); if not, the file is done elsewhere or waits. */
@@ -227,10 +324,13 @@ class FilePool {
     const worker = this.workers.get(process);
     if (!worker) return; // a spare, not at work yet
     switch (m.type) {
+      case 'planned':
+        this.plans.get(process)?.(m);
+        break;
       case 'progress': {
-        const p = this.progress.get(m.path)!;
-        const bytes = Math.max(0, Math.min(m.position, this.outcomes.get(m.path)!.size) - p.position);
-        p.position += bytes;
+        const bytes = Math.max(0, Math.min(m.position, this.outcomes.get(m.path)!.size) - worker.position);
+        worker.position += bytes;
+        this.progress.get(m.path)!.position += bytes;
         this.options.onProgress?.(m.packets, bytes);
         break;
       }
@@ -248,22 +348,31 @@ class FilePool {
 
   private partRead(process: DissectingProcess, worker: Worker, r: PartResult): void {
     const file = this.outcomes.get(r.path)!;
+    const job = worker.job!;
+    const progress = this.progress.get(r.path)!;
     worker.job = undefined;
     file.started = true;
     file.packets += r.packets;
-    file.records = r.records;
+    file.records = Math.max(file.records, r.records);
     this.written += r.packets;
     if (r.error) file.error = r.error;
-    if (r.complete) this.progress.get(r.path)!.readToEnd = true;
+    if (r.complete) {
+      progress.partsLeft--;
+      // A part before the last ends where the next begins: exactly `partRecords` records on.
+      const part = job.part;
+      if (part && part.end && r.records !== part.firstRecord + this.options.partRecords)
+        file.error ??= { code: 'READ_ERROR', message: `its part from record ${part.firstRecord + 1} read as ${r.records - part.firstRecord} records, not ${this.options.partRecords}: read it with --workers 1` };
+    }
     if (r.notCapture) file.notCapture = true;
-    worker.unsettled.set(partKey(r.path, r.skipRecords), { file, result: r });
+    worker.unsettled.set(partKey(r.path, r.skipRecords), { file, job, result: r });
     if (r.interrupted) this.supervisor.interrupted = true;
     if (r.limitReached || (this.options.maxPackets && this.written >= this.options.maxPackets)) this.limitReached = true;
-    if (r.complete || r.error) this.fileRead(file);
+    if (progress.partsLeft === 0 || file.error) this.fileRead(file);
     if (r.error) this.release(file);
     if (r.recycle) {
-      // The rest of the file goes first, to the successor; this process flushes and exits.
-      this.queue.unshift({ path: r.path, captureId: file.captureId, skipRecords: r.records, maxPackets: 0 });
+      // The rest of the file (or of the part) goes first, to the successor; this process flushes and exits.
+      if (!r.complete) this.queue.unshift({ ...job, skipRecords: r.records, maxPackets: 0 });
+      this.replacements++;
       this.startWorker();
     } else if (!r.interrupted && !r.limitReached) {
       this.giveWork(process); // or tell it to finish, if the run is stopping
@@ -273,6 +382,8 @@ class FilePool {
   /** A file is read (or failed): the rest of its bytes count as done. */
   private fileRead(file: FileOutcome): void {
     const p = this.progress.get(file.path)!;
+    if (p.readReported) return;
+    p.readReported = true;
     this.options.onProgress?.(0, file.size - p.position);
     p.position = file.size;
     this.options.onFileRead?.(file);
@@ -287,10 +398,11 @@ class FilePool {
     addFileCounts(file.counts, counts);
     const p = this.progress.get(path)!;
     p.openParts--;
-    if (p.readToEnd && p.openParts === 0 && !file.error) this.options.onFileDone?.(file);
+    if (p.partsLeft === 0 && p.openParts === 0 && !file.error) this.options.onFileDone?.(file);
   }
 
   private onExit(process: DissectingProcess, how: string): void {
+    this.plans.get(process)?.(undefined);
     const worker = this.workers.get(process);
     if (!worker) return; // a spare that was not needed
     this.workers.delete(process);
@@ -305,13 +417,15 @@ class FilePool {
       this.fileRead(file);
       this.release(file);
     }
-    for (const { file, result } of worker.unsettled.values()) {
-      this.progress.get(file.path)!.openParts--;
+    for (const { file, job, result } of worker.unsettled.values()) {
+      const progress = this.progress.get(file.path)!;
+      progress.openParts--;
       file.packets -= result.packets;
       this.written -= result.packets;
       if (result.complete) {
-        this.progress.get(file.path)!.readToEnd = false;
-        this.queue.unshift({ path: file.path, captureId: file.captureId, skipRecords: result.skipRecords, maxPackets: 0 });
+        progress.partsLeft++;
+        progress.readReported = false;
+        this.queue.unshift({ ...job, skipRecords: result.skipRecords, maxPackets: 0 });
       } else {
         file.error ??= { code: 'CRASH', message: `the dissecting process died while writing its documents (${how})` };
         this.release(file);

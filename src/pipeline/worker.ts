@@ -2,7 +2,7 @@
 // capture files (or a live stream) one at a time, dissects them in its own
 // epan session and writes their documents itself, through the sink of its
 // output (a file, standard output, or Elasticsearch).
-import { initEngine } from '../engine/engine';
+import { initEngine, PartPlan, planParts } from '../engine/engine';
 import { EspcapError } from '../errors';
 import { openSink, OutputSpec } from '../outputs';
 import { FileCounts, noFileCounts, OutputClosedError, PacketSink } from '../outputs/sink';
@@ -12,6 +12,8 @@ export type ToWorker =
   | { type: 'setup'; options: DissectOptions; output: OutputSpec }
   /** The next file (part) to read; sent after each 'read'. */
   | { type: 'job'; job: FileJob }
+  /** Plan the parts of `every` records of a file (see planParts); answered by 'planned', then a job follows. */
+  | { type: 'plan'; path: string; every: number }
   /** No more work: flush, report and exit. */
   | { type: 'finish' }
   /** Live: the predecessor has written all it had; this process may write (FileJob.live.afterPredecessor). */
@@ -24,6 +26,8 @@ export type FromWorker =
   | { type: 'read'; result: PartResult }
   /** Every document of the part starting after `skipRecords` is settled. */
   | { type: 'settled'; path: string; skipRecords: number; counts: FileCounts }
+  /** The answer to 'plan': the plan, or why there is none (the file cannot be opened: reading it will say so). */
+  | { type: 'planned'; path: string; plan?: PartPlan; error?: string }
   /** Memory is at 80% of the limit: a successor should get ready. */
   | { type: 'near-limit' }
   /** Live only: past the limit; the capture side switches the stream to a successor. */
@@ -86,7 +90,11 @@ async function run(inbox: Inbox): Promise<void> {
     let nearLimitSent = false;
     let overLimitSent = false;
     let partsRead = 0;
-    for (let m = await inbox.next(); m.type === 'job'; m = await inbox.next()) {
+    for (let m = await inbox.next(); m.type === 'job' || m.type === 'plan'; m = await inbox.next()) {
+      if (m.type === 'plan') {
+        await send(await plan(m.path, m.every));
+        continue;
+      }
       const { maxRssBytes } = setup.options;
       if (partsRead++ && maxRssBytes && process.memoryUsage.rss() > maxRssBytes) {
         // Grown past the limit between files: hand this one to a fresh process untouched.
@@ -132,6 +140,15 @@ async function run(inbox: Inbox): Promise<void> {
     // A display filter that does not compile is a wrong command line.
     const usage = (err as EspcapError).code === 'BAD_FILTER';
     await send({ type: 'fatal', message: (err as Error).message, outputClosed, usage });
+  }
+}
+
+async function plan(path: string, every: number): Promise<FromWorker> {
+  try {
+    return { type: 'planned', path, plan: await planParts(path, every) };
+  } catch (err) {
+    if (!(err instanceof EspcapError)) throw err;
+    return { type: 'planned', path, error: err.message };
   }
 }
 

@@ -42,6 +42,25 @@ async function main(): Promise<void> {
     () => 'accepted',
     (err: Error & { code: string }) => `${err.code}: ${err.message}`,
   );
+  // A capture cut into parts of 5 records, its second part read on its own (a stream fed by a thread of the addon).
+  const plan = await addon.planParts(capture, 5);
+  out.plan = plan;
+  if (plan.starts.length) {
+    const part = { firstRecord: 5, start: plan.starts[0], end: plan.starts[1] ?? 0, headerBytes: plan.headerBytes, fileType: plan.fileType };
+    const partReader = await addon.open({ ...options, skipRecords: 6, part });
+    let partText = '';
+    for (let batch = await partReader.next(); batch; batch = await partReader.next()) partText += batch.text.toString('latin1');
+    out.part = { documents: partText, stats: partReader.stats() };
+    partReader.close();
+    // Closed before it is read: the thread feeding it stops.
+    (await addon.open({ ...options, skipRecords: 5, part })).close();
+    out.refusedParts = [
+      refusal(() => addon.open({ ...options, skipRecords: 4, part })),
+      refusal(() => addon.open({ ...options, part: { ...part, start: 0 } })),
+      refusal(() => addon.open({ ...options, part: { ...part, extra: 1 } as never })),
+      refusal(() => (addon.planParts as (p: string) => unknown)(capture)),
+    ];
+  }
   out.filters = await Promise.all(['tcp.port == 80', 'tcp.port in {80 443}', 'no.such.field', ''].map((f) => addon.checkFilter(f)));
   const frames = addon.openFrames(capture);
   const read = [...frames.read([1, 2, 5]), ...frames.read([9, 100000])].map((f) => ({ ...f, data: f.data.toString('hex') }));
