@@ -138,6 +138,10 @@ class FilePool {
   private written = 0;
   /** Processes planning a cut, and what each waits for. */
   private readonly plans = new Map<DissectingProcess, (answer: Planned | undefined) => void>();
+  /** Files taken from the queue that may yet be cut (being claimed or planned): their parts may come. */
+  private cutsPending = 0;
+  /** Processes at work that said they near their memory limit: each will want a successor. */
+  private readonly nearLimit = new Set<DissectingProcess>();
   /** Processes waiting for work a plan may bring. */
   private waitingForPlans: (() => void)[] = [];
   private readonly cut = { files: 0, parts: 0 };
@@ -201,7 +205,7 @@ class FilePool {
     for (;;) {
       let job = this.stopping() ? undefined : this.queue.shift();
       if (!job) {
-        if (!this.stopping() && this.plans.size) {
+        if (!this.stopping() && this.cutsPending) {
           await new Promise<void>((resolve) => this.waitingForPlans.push(resolve));
           continue;
         }
@@ -210,17 +214,22 @@ class FilePool {
         this.queue.push(...this.heldElsewhere.splice(0));
         continue;
       }
-      if (!(await this.claimed(job))) continue;
+      const mayCut = this.mayCut(job);
+      if (mayCut) this.cutsPending++;
+      try {
+        if (!(await this.claimed(job))) continue;
+        if (mayCut && this.workers.has(process)) job = await this.plan(process, job);
+      } finally {
+        if (mayCut) this.cutsPending--;
+        for (const resolve of this.waitingForPlans.splice(0)) resolve();
+      }
+      if (!job) return; // the process died while planning: the file waits for another
       const worker = this.workers.get(process);
       if (!worker) {
         // The process died while the claim was out: the file waits for another.
         this.queue.unshift(job);
         if (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
         return;
-      }
-      if (this.mayCut(job)) {
-        job = await this.plan(process, job);
-        if (!job) return; // the process died while planning: the file waits for another
       }
       if (this.options.maxPackets) job.maxPackets = this.options.maxPackets - this.written;
       worker.job = job;
@@ -250,37 +259,32 @@ class FilePool {
       process.send({ type: 'plan', path: job.path, every });
     });
     this.plans.delete(process);
-    const wake = this.waitingForPlans.splice(0);
-    try {
-      if (!answer) {
-        this.queue.unshift(job);
-        if (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
-        return undefined;
-      }
-      const progress = this.progress.get(job.path)!;
-      progress.planned = true;
-      const plan = answer.plan;
-      // A file that cannot be opened is read whole: reading it says what is wrong.
-      if (!plan || !plan.starts.length) {
-        if (plan?.wholeReason) this.options.onReadWhole?.(job.path, plan.wholeReason);
-        return job;
-      }
-      const parts = [plan.headerBytes, ...plan.starts].map(
-        (start, i): FileJob => ({
-          ...job,
-          skipRecords: i * every,
-          part: { firstRecord: i * every, start, end: plan.starts[i] ?? 0, headerBytes: plan.headerBytes, fileType: plan.fileType },
-        }),
-      );
-      progress.partsLeft = parts.length;
-      this.cut.files++;
-      this.cut.parts += parts.length;
-      this.queue.unshift(...parts.slice(1));
-      while (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
-      return parts[0];
-    } finally {
-      for (const resolve of wake) resolve();
+    if (!answer) {
+      this.queue.unshift(job);
+      if (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
+      return undefined;
     }
+    const progress = this.progress.get(job.path)!;
+    progress.planned = true;
+    const plan = answer.plan;
+    // A file that cannot be opened is read whole: reading it says what is wrong.
+    if (!plan || !plan.starts.length) {
+      if (plan?.wholeReason) this.options.onReadWhole?.(job.path, plan.wholeReason);
+      return job;
+    }
+    const parts = [plan.headerBytes, ...plan.starts].map(
+      (start, i): FileJob => ({
+        ...job,
+        skipRecords: i * every,
+        part: { firstRecord: i * every, start, end: plan.starts[i] ?? 0, headerBytes: plan.headerBytes, fileType: plan.fileType },
+      }),
+    );
+    progress.partsLeft = parts.length;
+    this.cut.files++;
+    this.cut.parts += parts.length;
+    this.queue.unshift(...parts.slice(1));
+    while (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
+    return parts[0];
   }
 
   /** Whether this process may read the file now (see FileClaims); if not, the file is done elsewhere or waits. */
@@ -335,6 +339,7 @@ class FilePool {
         break;
       }
       case 'near-limit':
+        this.nearLimit.add(process);
         this.supervisor.prepareSpare();
         break;
       case 'read':
@@ -373,7 +378,10 @@ class FilePool {
       // The rest of the file (or of the part) goes first, to the successor; this process flushes and exits.
       if (!r.complete) this.queue.unshift({ ...job, skipRecords: r.records, maxPackets: 0 });
       this.replacements++;
+      this.nearLimit.delete(process);
       this.startWorker();
+      // The spare went to this one's successor: another process near its limit will want one too.
+      if ([...this.nearLimit].some((p) => this.workers.has(p))) this.supervisor.prepareSpare();
     } else if (!r.interrupted && !r.limitReached) {
       this.giveWork(process); // or tell it to finish, if the run is stopping
     }
@@ -406,6 +414,7 @@ class FilePool {
     const worker = this.workers.get(process);
     if (!worker) return; // a spare that was not needed
     this.workers.delete(process);
+    this.nearLimit.delete(process);
     if (!process.crashed) return;
     // The process died (a crash inside a dissector): the file it was reading
     // failed; what it had read but not flushed is read again by another.
