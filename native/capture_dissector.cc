@@ -118,6 +118,7 @@ struct CaptureDissector::State {
   Buffer buf;
   uint64_t records = 0;            // also the frame number of the last record read
   uint64_t records_in_session = 0;
+  uint64_t session_start_frame = 0;  // the frame number of the session's first record
   uint64_t resets = 0;
   guint32 cum_bytes = 0;
   nstime_t elapsed = NSTIME_INIT_ZERO;
@@ -267,7 +268,9 @@ CaptureDissector::Step CaptureDissector::dissect_record(wtap_rec *rec, const uin
 CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uint8_t *data, gint64 offset, PacketBatch &batch) {
   State &s = *this;
   s.records++;
-  s.records_in_session++;
+  // Per-session counters such as tcp.stream start again with every session:
+  // documents carry where theirs started, so that the two identify a stream.
+  if (s.records_in_session++ == 0) s.session_start_frame = s.records + s.options.frame_offset;
 
   frame_data fd;
   frame_data_init(&fd, (guint32)s.records, rec, offset, s.cum_bytes);
@@ -303,6 +306,8 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     text.append(s.options.document_fields);
     text.append(",\"frame_number\":");
     append_number(text, (double)(fd.num + s.options.frame_offset));
+    text.append(",\"session_start_frame\":");
+    append_number(text, (double)s.session_start_frame);
     text.append(",\"captured_length\":");
     append_number(text, (double)fd.cap_len);
     text.append(",\"length\":");

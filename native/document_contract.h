@@ -72,6 +72,7 @@ constexpr PacketField kPacketFields[] = {
     {"sniff_timestamp", "epoch-millis", true},
     {"sniff_date_utc", "iso-seconds", true},
     {"frame_number", "number", true},
+    {"session_start_frame", "number", true},  // the frame its epan session started at: scopes tcp.stream and the like
     {"captured_length", "number", true},
     {"length", "number", true},
     {"interface_id", "number", false},  // pcapng captures

@@ -3,7 +3,7 @@
 //   {"@timestamp":"2015-07-30T05:22:10.468623000Z", "sniff_timestamp":1438233730468.623,
 //    "sniff_date_utc":"2015-07-30T05:22:10", "capture":"file",
 //    "capture_id":"9f86d081884c7d659a2f", "file_name":"/data/x.pcap",
-//    "file_date_utc":"2024-01-02T03:04:05", "frame_number":1,
+//    "file_date_utc":"2024-01-02T03:04:05", "frame_number":1, "session_start_frame":1,
 //    "captured_length":78, "length":78, "interface_id":0 (pcapng only),
 //    "layers":{...}, "protocol":"http", "protocols":["eth","ip","tcp","http"],
 //    "source":{"ip":"10.0.0.4","port":59803,"mac":"60-F8-1D-CB-43-84"}, "destination":{...},

@@ -103,6 +103,26 @@ test('files cut into parts for 2 processes give the documents one process gives,
   assert.equal(got.size, expected.size);
   const differing = [...expected].filter(([key, line]) => got.get(key) !== line).map(([key]) => key);
   assert.deepEqual(differing, []);
+
+  // tcp.stream counts from 0 in every session (every SESSION records here):
+  // with session_start_frame it names one connection, without it several.
+  const connections = new Map<string, Set<string>>();
+  const streams = new Map<string, Set<string>>();
+  for (const line of got.values()) {
+    const doc = JSON.parse(line);
+    assert.equal((doc.session_start_frame - 1) % SESSION, 0, `${doc.file_name} #${doc.frame_number}: session from ${doc.session_start_frame}`);
+    assert.ok(doc.session_start_frame <= doc.frame_number && doc.frame_number < doc.session_start_frame + SESSION);
+    const tcp = doc.layers.tcp;
+    const ip = doc.layers.ip ?? doc.layers.ipv6;
+    if (!tcp || !ip || Array.isArray(tcp) || Array.isArray(ip)) continue;
+    const ends = [`${ip.src}:${tcp.srcport}`, `${ip.dst}:${tcp.dstport}`].sort().join(' ');
+    const add = (map: Map<string, Set<string>>, key: string) => map.set(key, (map.get(key) ?? new Set()).add(ends));
+    add(connections, `${doc.capture_id} ${doc.session_start_frame} ${tcp.stream}`);
+    add(streams, `${doc.capture_id} ${tcp.stream}`);
+  }
+  assert.ok(connections.size > 100, `${connections.size} TCP streams`);
+  for (const [key, ends] of connections) assert.equal(ends.size, 1, `${key}: ${[...ends].join(', ')}`);
+  assert.ok([...streams.values()].some((ends) => ends.size > 1), 'tcp.stream alone names several connections');
 });
 
 test('a pcapng describing an interface after its first packet, and one of two sections, are each read whole, as one process reads them', async () => {

@@ -202,6 +202,7 @@ export function indexTemplate(layout: { prefix: string; shards: number } = { pre
           interface_name: keyword,
           file_name: keyword,
           frame_number: { type: 'long' },
+          session_start_frame: { type: 'long' },
           captured_length: { type: 'long' },
           length: { type: 'long' },
           interface_id: { type: 'integer' },

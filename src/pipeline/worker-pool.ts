@@ -377,9 +377,12 @@ class FilePool {
     if (r.recycle) {
       // The rest of the file (or of the part) goes first, to the successor; this process flushes and exits.
       if (!r.complete) this.queue.unshift({ ...job, skipRecords: r.records, maxPackets: 0 });
-      this.replacements++;
       this.nearLimit.delete(process);
-      this.startWorker();
+      // A part read to its end may have been the last work there is: no successor is needed then.
+      if (this.queue.length || this.cutsPending || this.heldElsewhere.length) {
+        this.replacements++;
+        this.startWorker();
+      }
       // The spare went to this one's successor: another process near its limit will want one too.
       if ([...this.nearLimit].some((p) => this.workers.has(p))) this.supervisor.prepareSpare();
     } else if (!r.interrupted && !r.limitReached) {
