@@ -10,10 +10,10 @@
 #include <mutex>
 
 #include "document_contract.h"
+#include "capture_parts.h"
 #include "engine_thread.h"
 #include "epan_runtime.h"
 #include "frame_reader.h"
-#include "capture_parts.h"
 #include "js_options.h"
 
 void register_live(Napi::Env env, Napi::Object exports);  // live_binding.cc

@@ -229,9 +229,9 @@ export interface NativeAddon {
   errorCodes(): NativeErrorCode[];
   /** Opens a capture (after init); rejects with a NativeError. */
   open(options: NativeOpenOptions): Promise<NativeReader>;
-  /** Compiles a Wireshark display filter (after init): "" when valid, else epan's message. */
   /** Reads a capture file with wiretap (no dissection) and plans its parts of `every` records; rejects with a NativeError if it cannot be opened. After init(). */
   planParts(path: string, every: number): Promise<NativePartPlan>;
+  /** Compiles a Wireshark display filter (after init): "" when valid, else epan's message. */
   checkFilter(filter: string): Promise<string>;
   /** Opens a capture to read chosen frames back as stored (after init); throws a NativeError. */
   openFrames(path: string): NativeFrameReader;

@@ -66,7 +66,7 @@ async function runFiles(options: Options, paths: string[], fromDir: boolean): Pr
       // Several processes share a large file at its session resets.
       partRecords: options.workers > 1 ? options.sessionPackets : 0,
       onReadWhole(file, reason) {
-        if (!saidWhole) warn(`${file} is read whole by one process, as ${reason}`); // said for the first such file only
+        if (!saidWhole && !options.quiet) warn(`${file} is read whole by one process, as ${reason}`); // said for the first such file only
         saidWhole = true;
       },
       dissect: dissectOptions(options),
@@ -134,8 +134,7 @@ function report(options: Options, run: PoolRun, skipped: number, fromDir: boolea
     if (failed) summary += `, ${failed} failed`;
     if (run.limitReached) summary += `, stopped at --count ${options.count}`;
     if (run.interrupted) summary += ', interrupted';
-    const restarts = run.replacements;
-    if (restarts > 0) summary += `, dissecting processes restarted ${restarts} time${restarts === 1 ? '' : 's'} to bound memory`;
+    if (run.replacements) summary += `, dissecting processes restarted ${run.replacements} time${run.replacements === 1 ? '' : 's'} to bound memory`;
     warn(summary);
   }
   return failed || outputFailed ? 1 : 0;

@@ -20,8 +20,8 @@
 // a fresh session: the documents are those of one process reading it whole.
 // A process plans the cut first (native/capture_parts.h: wiretap reads the
 // file once, no dissection); the parts go to the front of the queue. A
-// compressed file, or one describing interfaces after its first packet, is
-// read whole (onReadWhole says why).
+// compressed file, another format than pcap or pcapng, or one describing
+// interfaces after its first packet is read whole (onReadWhole says why).
 //
 // With `claims` (an output other espcap processes share), a file is claimed
 // before it is read: one done elsewhere is left out, one another process
@@ -61,9 +61,7 @@ export interface PoolRun {
   files: FileOutcome[];
   limitReached: boolean;
   interrupted: boolean;
-  /** Dissecting processes put to work. */
-  processes: number;
-  /** Of them, put to work in place of one grown past its memory limit. */
+  /** Dissecting processes put to work in place of one grown past its memory limit. */
   replacements: number;
   /** What each process's sink reported (for the output's report). */
   sinkReports: unknown[];
@@ -178,7 +176,6 @@ class FilePool {
       files: [...this.outcomes.values()],
       limitReached: this.limitReached,
       interrupted: this.supervisor.interrupted,
-      processes: this.supervisor.used,
       replacements: this.replacements,
       sinkReports: this.supervisor.sinkReports,
       cut: this.cut,

@@ -26,8 +26,8 @@ export type FromWorker =
   | { type: 'read'; result: PartResult }
   /** Every document of the part starting after `skipRecords` is settled. */
   | { type: 'settled'; path: string; skipRecords: number; counts: FileCounts }
-  /** The answer to 'plan': the plan, or why there is none (the file cannot be opened: reading it will say so). */
-  | { type: 'planned'; path: string; plan?: PartPlan; error?: string }
+  /** The answer to 'plan': the plan, or none if the file cannot be opened (reading it will say why). */
+  | { type: 'planned'; path: string; plan?: PartPlan }
   /** Memory is at 80% of the limit: a successor should get ready. */
   | { type: 'near-limit' }
   /** Live only: past the limit; the capture side switches the stream to a successor. */
@@ -148,7 +148,7 @@ async function plan(path: string, every: number): Promise<FromWorker> {
     return { type: 'planned', path, plan: await planParts(path, every) };
   } catch (err) {
     if (!(err instanceof EspcapError)) throw err;
-    return { type: 'planned', path, error: err.message };
+    return { type: 'planned', path };
   }
 }
 
