@@ -16,6 +16,7 @@
         "native/frame_reader.cc",
         "native/layer_writer.cc",
         "native/live_capture.cc",
+        "native/flow_hash.cc",
         "native/live_binding.cc",
       ],
       "include_dirs": [

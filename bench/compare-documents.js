@@ -5,19 +5,37 @@
 // document is in one output only (or twice in one), 0 otherwise: documents
 // that differ are reported, for the benchmark to show, not hidden.
 //
-//   node bench/compare-documents.js A.ndjson B.ndjson
+//   node bench/compare-documents.js [--ignore PATH,...] A.ndjson B.ndjson
+//
+// --ignore leaves out fields (dotted paths, such as capture_id or
+// layers.tcp.stream) before comparing: two live runs have capture ids of their
+// own, so without capture_id documents are matched by frame number alone.
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const readline = require('node:readline');
 
+/** Paths left out of every document (--ignore). */
+let ignored = [];
+
+function withoutIgnored(doc) {
+  for (const path of ignored) {
+    const keys = path.split('.');
+    let at = doc;
+    for (const key of keys.slice(0, -1)) at = at?.[key];
+    if (at && typeof at === 'object') delete at[keys[keys.length - 1]];
+  }
+  return doc;
+}
+
 /** Calls `each(key, line, offset)` for every document line of `file`. */
 async function forEachLine(file, each) {
   let offset = 0;
-  for await (const line of readline.createInterface({ input: fs.createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity })) {
+  for await (let line of readline.createInterface({ input: fs.createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity })) {
     if (line) {
       const doc = JSON.parse(line);
-      each(`${doc.capture_id}#${doc.frame_number}`, line, offset);
+      const kept = ignored.length ? JSON.stringify(withoutIgnored(doc)) : line;
+      each(`${doc.capture_id}#${doc.frame_number}`, kept, offset);
     }
     offset += line.length + 1;
   }
@@ -51,8 +69,10 @@ function lineAt(file, offset) {
 }
 
 async function main() {
-  const [a, b] = process.argv.slice(2);
-  if (!a || !b) throw new Error('usage: compare-documents.js A.ndjson B.ndjson');
+  const args = process.argv.slice(2);
+  if (args[0] === '--ignore') ignored = args.splice(0, 2)[1].split(',');
+  const [a, b] = args;
+  if (!a || !b) throw new Error('usage: compare-documents.js [--ignore PATH,...] A.ndjson B.ndjson');
   const first = new Map();
   let twice = 0;
   await forEachLine(a, (key, line, offset) => {
@@ -71,7 +91,7 @@ async function main() {
   });
   const fields = new Map();
   for (const { offset, line } of differing)
-    for (const path of differingPaths(JSON.parse(lineAt(a, offset)), JSON.parse(line))) fields.set(path, (fields.get(path) ?? 0) + 1);
+    for (const path of differingPaths(withoutIgnored(JSON.parse(lineAt(a, offset))), JSON.parse(line))) fields.set(path, (fields.get(path) ?? 0) + 1);
   const onlyInA = first.size;
   const shown = [...fields].map(([path, n]) => `${path} (${n})`).join(', ');
   console.log(

@@ -2,6 +2,7 @@
 # Live capture at increasing packet rates, side by side in one run, on a veth
 # pair between two private network namespaces (bench/live-network.sh):
 #   espcap --nic espcap0 --output - | wc -l
+#   espcap --nic espcap0 --workers 2 --output FILE; wc -l FILE   (packets spread over 2 dissecting processes by flow)
 #   espcap --nic espcap0 --node URL            (local Elasticsearch; ESPCAP_BENCH_ES_URL or started)
 #   tshark -n -i espcap0 -T ek | wc -l          (two lines per packet)
 # At each rate, SECONDS of sustained traffic (rate x SECONDS packets of the
@@ -41,7 +42,7 @@ replay() { # rate: rate x duration packets; a replay that fails fails the run (i
     fail "tcpreplay failed at $1/s: $(grep -m1 . "$work/tcpreplay.out")"
 }
 
-# Documents espcap wrote by the deadline at rate $1; $2: "stdout" or "node".
+# Documents espcap wrote by the deadline at rate $1; $2: "stdout", "workers2" or "node".
 espcap_at() {
   local rate=$1 mode=$2
   : > "$work/espcap.err"
@@ -49,6 +50,9 @@ espcap_at() {
   # run with at most one packet missing counts as complete (see lossless()).
   if [ "$mode" = node ]; then
     ip netns exec "$cap" node bin/espcap.js --nic espcap0 --node "$url" --dead-letter /dev/null 2> "$work/espcap.err" &
+  elif [ "$mode" = workers2 ]; then
+    : > "$work/espcap.ndjson"
+    ip netns exec "$cap" node bin/espcap.js --nic espcap0 --workers 2 --output "$work/espcap.ndjson" 2> "$work/espcap.err" &
   else
     (ip netns exec "$cap" node bin/espcap.js --nic espcap0 --output - 2> "$work/espcap.err" | wc -l > "$work/espcap.lines") &
   fi
@@ -63,6 +67,8 @@ espcap_at() {
   if [ "$mode" = node ]; then
     curl -s -XPOST "$url/packets-*/_refresh" > /dev/null
     curl -s "$url/packets-*/_count" | sed 's/.*"count":\([0-9]*\).*/\1/'
+  elif [ "$mode" = workers2 ]; then
+    wc -l < "$work/espcap.ndjson"
   else
     cat "$work/espcap.lines"
   fi
@@ -97,31 +103,33 @@ rows=()
 for rate in $rates; do
   sent=$((rate * duration))
   out=$(espcap_at "$rate" stdout)
+  two=$(espcap_at "$rate" workers2)
   drop_indices
   es=$(espcap_at "$rate" node)
   drop_indices
   ts=$(tshark_at "$rate")
   # Each run prints one count; anything else is a run that failed (its message is above).
-  for got in "$out" "$es" "$ts"; do
+  for got in "$out" "$two" "$es" "$ts"; do
     [[ $got =~ ^[0-9]+$ ]] || { echo "live-vs-tshark: a run at $rate/s failed (got '$got')" >&2; exit 1; }
   done
-  echo "rate $rate: espcap $out, espcap --node $es, tshark $ts of $sent" >&2
-  rows+=("$rate $sent $out $es $ts")
+  echo "rate $rate: espcap $out, espcap --workers 2 $two, espcap --node $es, tshark $ts of $sent" >&2
+  rows+=("$rate $sent $out $es $ts $two")
 done
 
 lossless() { # column -> highest rate where that column got every packet (but the one a write buffer may hold)
   printf '%s\n' "${rows[@]}" | awk -v c="$1" '$c >= $2 - 1 && $1 > best {best = $1} END {print best + 0}'
 }
 cell() { awk -v got="$1" -v n="$2" 'BEGIN { if (got >= n) print "all"; else if (got == n - 1) print "all but 1"; else printf "%d (%.1f%% lost)", got, 100 * (n - got) / n }'; }
-echo "| packets/s sent | packets sent | espcap --output - | espcap --node | tshark -T ek |"
-echo "|---|---|---|---|---|"
+echo "| packets/s sent | packets sent | espcap --output - | espcap --workers 2 --output FILE | espcap --node | tshark -T ek |"
+echo "|---|---|---|---|---|---|"
 for row in "${rows[@]}"; do
-  read -r rate sent out es ts <<< "$row"
-  echo "| $rate | $sent | $(cell "$out" "$sent") | $(cell "$es" "$sent") | $(cell "$ts" "$sent") |"
+  read -r rate sent out es ts two <<< "$row"
+  echo "| $rate | $sent | $(cell "$out" "$sent") | $(cell "$two" "$sent") | $(cell "$es" "$sent") | $(cell "$ts" "$sent") |"
 done
 e=$(lossless 3)
 n=$(lossless 4)
 t=$(lossless 5)
+w=$(lossless 6)
 echo
-echo "highest lossless rate: espcap $e/s, espcap --node $n/s, tshark $t/s;" \
+echo "highest lossless rate: espcap $e/s, espcap --workers 2 $w/s, espcap --node $n/s, tshark $t/s;" \
   "espcap/tshark: $(awk -v a="$e" -v b="$t" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'); $(date -u +%Y-%m-%d)"

@@ -222,11 +222,14 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   options.skip_records = o.integer("skipRecords", 0, kMaxSafe);
   options.walk = o.boolean("walk");
   options.document_fields = o.string("documentFields");
-  options.frame_offset = o.integer("frameOffset", 0, kMaxSafe);
   limits.batch_size = (uint32_t)o.integer("batchSize", 1, 1 << 20);
   limits.read_ahead = (uint32_t)o.integer("readAhead", 1, 1024);
   limits.max_packets = o.integer("maxPackets", 0, kMaxSafe);
-  if (o.boolean("live")) limits.live_fd = 0;  // the stream comes on standard input
+  // A live stream comes on standard input, its frame numbers on this descriptor.
+  if (auto fd = o.optional_integer("frameNumbersFd", 0, INT32_MAX)) {
+    limits.live_fd = 0;
+    options.frame_numbers_fd = (int)*fd;
+  }
   if (auto part = o.optional_object("part")) {
     CaptureOptions::Part p;
     p.first_record = part->integer("firstRecord", 0, kMaxSafe);

@@ -63,10 +63,12 @@ export interface NativeOpenOptions {
   walk: boolean;
   /** The capture's own document fields, each preceded by a comma (src/document.ts). */
   documentFields: string;
-  /** A live stream on standard input: hand over a batch as soon as nothing more is waiting. */
-  live: boolean;
-  /** Added to frame numbers in documents: a live stream continues the streams before it. */
-  frameOffset: number;
+  /**
+   * Live: the stream comes on standard input, and its records' capture-wide
+   * frame numbers (8 bytes each, host order) on this descriptor; a batch is
+   * handed over as soon as nothing more is waiting. Left out for a file.
+   */
+  frameNumbersFd?: number;
   /** Only a part of the file (see planParts), read as a capture of its own; skipRecords counts from the file's start. */
   part?: NativePart;
 }
@@ -175,16 +177,27 @@ export interface NativeInterface {
 
 export interface NativeLiveOptions {
   interface: string;
+  /** Benchmarks only: packets come from this capture file as fast as the workers take them (nothing dropped), then capture ends. */
+  sourceFile?: string;
   /** Kernel (BPF) filter; left out for none. */
   bpf?: string;
   /** 1 .. 262144. */
   snaplen: number;
   promisc: boolean;
   bufferBytes: number;
-  /** Bytes between the capture thread and the writer, at least 1 MiB. */
+  /** Bytes between the capture thread and each worker's writer, at least 1 MiB. */
   queueBytes: number;
   /** Stop after this many packets; 0 for no limit. */
   maxPackets: number;
+}
+
+/** One worker's share of a live capture. */
+export interface NativeLiveWorkerStats {
+  /** Packets the flow hash gave it. */
+  captured: number;
+  written: number;
+  queueDrops: number;
+  queuedBytes: number;
 }
 
 export interface NativeLiveStats {
@@ -203,16 +216,26 @@ export interface NativeLiveStats {
   finished: boolean;
   /** Why capture ended early, or "". */
   error: string;
+  /** Per worker; the counters above (but the kernel's) are their sums. */
+  workers: NativeLiveWorkerStats[];
+}
+
+/** The write ends of a worker's stream: its pcap records, and their frame numbers. */
+export interface NativeStreamFds {
+  records: number;
+  frames: number;
 }
 
 export interface NativeLiveCapture {
   linkType: number;
-  /** Starts capturing into the pipe whose write end is `fd` (the capture owns it). */
-  start(fd: number): void;
-  /** Later packets go to a new stream on `fd`; the current stream ends after a whole packet. */
-  switchTo(fd: number): void;
-  /** Packets written before the last switch, -1 while it is pending. */
-  switchedAt(): number;
+  /** Whether packets of this link type are spread by flow (else they all go to worker 0). */
+  flowsKnown: boolean;
+  /** Starts capturing for 1 to 1024 workers, worker i's stream into streams[i] (the capture owns the descriptors); packets are spread over them by flow. */
+  start(streams: NativeStreamFds[]): void;
+  /** The worker's later packets go to a new stream; its current stream ends after a whole packet. */
+  switchTo(worker: number, stream: NativeStreamFds): void;
+  /** Packets written to the worker before its last switch, -1 while it is pending. */
+  switchedAt(worker: number): number;
   stop(): void;
   stats(): NativeLiveStats;
 }

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cerrno>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <charconv>
 #include <cstring>
 
@@ -15,6 +16,7 @@
 
 #include "capture_parts.h"
 #include "json_text.h"
+#include "frame_note.h"
 
 // epan leaves this struct to the application: it answers epan's questions
 // about other frames (time references) and about capture interfaces.
@@ -26,6 +28,10 @@ struct packet_provider_data {
   frame_data ref_frame{};
   frame_data prev_dis_frame{};
   frame_data prev_cap_frame{};
+  // Live, several workers: the frame before the current one may be another
+  // worker's; its time came with the current frame's note.
+  guint32 noted_num = 0;
+  nstime_t noted_ts{};
 };
 
 namespace {
@@ -40,10 +46,13 @@ void append_number(std::string &out, double value) {
   out.append(buf, r.ptr);
 }
 
+nstime_t nstime_from_ns(int64_t ns) { return {(time_t)(ns / 1000000000), (int)(ns % 1000000000)}; }
+
 const nstime_t *provider_frame_ts(packet_provider_data *prov, guint32 frame_num) {
   if (prov->ref && prov->ref->num == frame_num) return &prov->ref->abs_ts;
   if (prov->prev_dis && prov->prev_dis->num == frame_num) return &prov->prev_dis->abs_ts;
   if (prov->prev_cap && prov->prev_cap->num == frame_num) return &prov->prev_cap->abs_ts;
+  if (prov->noted_num && prov->noted_num == frame_num) return &prov->noted_ts;
   return nullptr;
 }
 
@@ -75,6 +84,33 @@ const char *provider_interface_description(packet_provider_data *prov, guint32 i
 
 const packet_provider_funcs kProviderFuncs = {provider_frame_ts, provider_interface_name,
                                               provider_interface_description, nullptr};
+
+// The notes a live stream's records carry beside it, read in chunks.
+class FrameNotes {
+ public:
+  explicit FrameNotes(int fd) : fd_(fd) {}
+  ~FrameNotes() { close(fd_); }
+  // The next record's note; false at the end of the pipe or on an error.
+  bool next(FrameNote &note) {
+    while (end_ - at_ < sizeof note) {
+      memmove(buffer_, buffer_ + at_, end_ - at_);
+      end_ -= at_;
+      at_ = 0;
+      ssize_t n = read(fd_, buffer_ + end_, sizeof buffer_ - end_);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      end_ += (size_t)n;
+    }
+    memcpy(&note, buffer_ + at_, sizeof note);
+    at_ += sizeof note;
+    return true;
+  }
+
+ private:
+  int fd_;
+  char buffer_[65536];
+  size_t at_ = 0, end_ = 0;
+};
 
 }  // namespace
 
@@ -116,7 +152,8 @@ struct CaptureDissector::State {
   dfilter_t *filter = nullptr;
   wtap_rec rec;
   Buffer buf;
-  uint64_t records = 0;            // also the frame number of the last record read
+  uint64_t records = 0;            // read so far; of a file, also the frame number of the last one
+  std::unique_ptr<FrameNotes> frame_notes;  // a live stream's
   uint64_t records_in_session = 0;
   uint64_t session_start_frame = 0;  // the frame number of the session's first record
   uint64_t resets = 0;
@@ -127,6 +164,7 @@ struct CaptureDissector::State {
   std::unique_ptr<PartStream> part_stream;  // reading a part: destroyed after wiretap closed it (members go after ~State's body)
 
   explicit State(const CaptureOptions &o) : options(o), writer(LayerWriter::for_engine(o.max_bytes)) {
+    if (o.frame_numbers_fd >= 0) frame_notes = std::make_unique<FrameNotes>(o.frame_numbers_fd);
     wtap_rec_init(&rec);
     ws_buffer_init(&buf, 1514);
   }
@@ -176,7 +214,8 @@ struct CaptureDissector::State {
     }
   }
 
-  Step dissect(wtap_rec *rec, const uint8_t *data, gint64 offset, PacketBatch &batch);
+  // `number`: the record's frame number.
+  Step dissect(wtap_rec *rec, const uint8_t *data, gint64 offset, PacketBatch &batch, uint64_t number);
 
   std::string file_type() const { return wtap_file_type_subtype_name(file_type_subtype); }
 };
@@ -253,27 +292,49 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
     error = wtap_error(err, err_info, false);
     return Step::kError;
   }
-  Step step = s.dissect(&s.rec, ws_buffer_start_ptr(&s.buf), offset, batch);
+  uint64_t number = s.records + 1;
+  if (s.frame_notes) {
+    FrameNote note;
+    if (!s.frame_notes->next(note)) {
+      error = {ErrorCode::kReadError, "the live stream's frame numbers ended before its packets"};
+      return Step::kError;
+    }
+    number = note.number;
+    s.provider.noted_num = (guint32)(number - 1);
+    s.provider.noted_ts = nstime_from_ns(note.previous_ns);
+    if (!s.provider.ref) {
+      // Times are relative to the capture's first packet (frame 1), in every
+      // worker and every session, as in a capture read in one go.
+      s.provider.ref_frame = frame_data{};
+      s.provider.ref_frame.num = 1;
+      s.provider.ref_frame.abs_ts = nstime_from_ns(note.first_ns);
+      s.provider.ref = &s.provider.ref_frame;
+    }
+  }
+  Step step = s.dissect(&s.rec, ws_buffer_start_ptr(&s.buf), offset, batch, number);
   wtap_rec_reset(&s.rec);
   return step;
 }
 
 CaptureDissector::Step CaptureDissector::dissect_record(wtap_rec *rec, const uint8_t *data, PacketBatch &batch) {
   state_->reset_if_due();
-  return state_->dissect(rec, data, 0, batch);
+  return state_->dissect(rec, data, 0, batch, state_->records + 1);
 }
 
 // One record, read from the file or handed over: dissected as the next frame,
 // its document appended to `batch` if it passes the filter.
-CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uint8_t *data, gint64 offset, PacketBatch &batch) {
+CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uint8_t *data, gint64 offset, PacketBatch &batch,
+                                                       uint64_t number) {
   State &s = *this;
   s.records++;
   // Per-session counters such as tcp.stream start again with every session:
   // documents carry where theirs started, so that the two identify a stream.
-  if (s.records_in_session++ == 0) s.session_start_frame = s.records + s.options.frame_offset;
+  if (s.records_in_session++ == 0) s.session_start_frame = number;
 
   frame_data fd;
-  frame_data_init(&fd, (guint32)s.records, rec, offset, s.cum_bytes);
+  // A live worker's numbers have gaps (the other workers' packets): epan only
+  // needs them to grow, as they do.
+  frame_data_init(&fd, (guint32)number, rec, offset, s.cum_bytes);
   frame_data_set_before_dissect(&fd, &s.elapsed, &s.provider.ref, s.provider.prev_dis);
   if (s.provider.ref == &fd) {
     s.provider.ref_frame = fd;
@@ -305,7 +366,7 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     text.append(",\"sniff_date_utc\":\"").append(s.iso, 0, 19).append("\"");
     text.append(s.options.document_fields);
     text.append(",\"frame_number\":");
-    append_number(text, (double)(fd.num + s.options.frame_offset));
+    append_number(text, (double)number);
     text.append(",\"session_start_frame\":");
     append_number(text, (double)s.session_start_frame);
     text.append(",\"captured_length\":");
@@ -335,7 +396,7 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     }
     text.append("}\n");
     double meta[PacketBatch::kMetaPerPacket];
-    meta[PacketBatch::kFrameNumber] = (double)(fd.num + s.options.frame_offset);
+    meta[PacketBatch::kFrameNumber] = (double)number;
     meta[PacketBatch::kSeconds] = (double)ts.secs;
     meta[PacketBatch::kNanoseconds] = (double)ts.nsecs;
     meta[PacketBatch::kCapturedLength] = (double)fd.cap_len;

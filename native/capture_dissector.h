@@ -20,7 +20,10 @@ struct CaptureOptions {
   uint64_t skip_records = 0;   // records to read without dissecting (resume after a recycle)
   bool walk = true;            // false: dissect with a full tree but write no layers (benchmark floor)
   std::string document_fields; // the capture's own document fields, each preceded by a comma (document.ts)
-  uint64_t frame_offset = 0;   // added to frame numbers in documents: a live stream continues earlier ones
+  // A live stream's frame notes: a pipe carrying a FrameNote per record (its
+  // capture-wide number, the time of the packet captured before it: see
+  // live_capture.h); -1 for a file, whose records are numbered 1, 2, 3...
+  int frame_numbers_fd = -1;
   // A part of the file only (capture_parts.h): its records, numbered from first_record + 1.
   struct Part {
     uint64_t first_record = 0;  // records of the file before the part

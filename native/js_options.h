@@ -60,6 +60,12 @@ class JsOptions {
     return (uint64_t)d;
   }
 
+  // A whole number whose absence means "none" (a descriptor only a live stream has).
+  std::optional<uint64_t> optional_integer(const char *key, uint64_t min, uint64_t max) {
+    if (!present(key)) return std::nullopt;
+    return integer(key, min, max);
+  }
+
   // An options object inside this one, whose absence means "none" (a part of a capture).
   std::optional<JsOptions> optional_object(const char *key) {
     if (!present(key)) return std::nullopt;

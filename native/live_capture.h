@@ -1,13 +1,23 @@
 // Live capture with libpcap, in the process that holds the capture privilege.
-// No libwireshark here: packets leave as a pcap stream written into a pipe,
-// which a dissecting process reads like a capture file. So a dissecting
-// process can be replaced (a new stream on a new pipe) while capture goes on.
+// No libwireshark here: packets leave as pcap streams written into pipes, one
+// per dissecting process, which reads its stream like a capture file. So a
+// dissecting process can be replaced (a new stream on a new pipe) while
+// capture goes on, and several share a link.
 //
-//   capture thread:  pcap_dispatch -> records appended to blocks -> bounded queue
-//                    (a full queue drops the packet and counts it: the kernel
-//                    ring is never left to overflow silently behind our back)
-//   writer thread:   queue -> write() into the current pipe; a switch to a new
-//                    pipe happens between two blocks, so no record is split
+//   capture thread:  pcap_dispatch -> flow hash (flow_hash.h) picks the
+//                    worker -> the record is appended to that worker's block
+//                    -> its bounded queue (a full queue drops the packet and
+//                    counts it: the kernel ring is never left to overflow
+//                    silently behind our back)
+//   a writer thread per worker: queue -> write() into its current pipes; a
+//                    switch to new pipes happens between two blocks, so no
+//                    record is split
+//
+// Every packet gets its capture-wide frame number (1, 2, 3... in capture
+// order) here. A worker's stream holds only its share of the packets, so the
+// numbers travel beside it: a second pipe carries a FrameNote per record,
+// written before the records themselves, so that a reader always finds the
+// note of a record it has read.
 #pragma once
 
 #include <pcap/pcap.h>
@@ -23,14 +33,19 @@
 #include <vector>
 
 #include "error_code.h"
+#include "flow_hash.h"
+#include "frame_note.h"
 
 struct LiveOptions {
   std::string interface;
+  // Benchmarks only: packets come from this capture file, as fast as the
+  // workers take them (a full queue waits instead of dropping); then capture ends.
+  std::string source_file;
   std::string bpf;              // kernel filter, empty for none
   int snaplen = 262144;
   bool promisc = true;
   int buffer_bytes = 32 << 20;  // the kernel ring
-  size_t queue_bytes = 64 << 20;  // between capture and writer
+  size_t queue_bytes = 64 << 20;  // between capture and each worker's writer
   uint64_t max_packets = 0;     // stop after this many; 0 for no limit
 };
 
@@ -45,62 +60,82 @@ struct InterfaceInfo {
 
 std::vector<InterfaceInfo> list_interfaces(std::string &error);
 
+// Where a worker's stream goes: the records, and their frame notes.
+struct StreamFds {
+  int records = -1, frames = -1;
+};
+
 class LiveCapture {
  public:
   // Opens and activates the interface and sets the filter; null and `error` on failure.
   static std::unique_ptr<LiveCapture> open(const LiveOptions &options, LiveError &error);
   ~LiveCapture();
 
-  // Starts capturing; the pcap stream goes to `fd` (this object owns it from now on).
-  void start(int fd);
-  // Later records go to a new pcap stream on `fd`; the current one is closed
-  // after its last record. switched_at() then tells how many records went to
-  // the streams before (-1 while the switch is pending).
-  void switch_to(int fd);
-  int64_t switched_at() const { return switched_at_.load(); }
-  // Stops capturing; what is queued is still written, then the stream is closed.
+  // Starts capturing for as many workers as there are streams; worker i's
+  // stream goes to streams[i] (this object owns the descriptors from now on).
+  void start(const std::vector<StreamFds> &streams);
+  // Worker `worker`'s later records go to a new stream; the current one is
+  // closed after its last record. switched_at() then tells how many records
+  // went to the streams before (-1 while the switch is pending).
+  void switch_to(uint32_t worker, StreamFds stream);
+  int64_t switched_at(uint32_t worker) const;
+  // Stops capturing; what is queued is still written, then the streams are closed.
   void stop();
 
   int link_type() const { return link_type_; }
+  uint32_t workers() const { return (uint32_t)lanes_.size(); }
 
-  std::atomic<uint64_t> captured{0};     // records taken from libpcap
-  std::atomic<uint64_t> written{0};      // records written into streams
-  std::atomic<uint64_t> queue_drops{0};  // records dropped because the queue was full
+  struct WorkerStats {
+    uint64_t captured, written, queue_drops, queued_bytes;
+  };
+  WorkerStats worker_stats(uint32_t worker) const;
+
+  std::atomic<uint64_t> captured{0};     // records taken from libpcap and queued
   std::atomic<uint64_t> kernel_received{0}, kernel_drops{0}, interface_drops{0};
-  std::atomic<uint64_t> queued_bytes{0};
-  std::atomic<bool> finished{false};     // capture ended and everything is written
+  std::atomic<uint64_t> finished_lanes{0};
+  // Capture ended and everything is written.
+  bool finished() const { return !lanes_.empty() && finished_lanes.load() == lanes_.size(); }
   std::string error() const;
 
  private:
   struct Block {
-    std::string bytes;
+    std::string bytes;   // pcap records
+    std::string frames;  // their FrameNotes
     uint32_t records = 0;
+  };
+  // One worker's share: filled by the capture thread, emptied by its writer.
+  struct Lane {
+    Block current;  // capture thread only
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<Block> queue;
+    StreamFds stream;       // writer only
+    StreamFds next;         // a pending switch (records >= 0)
+    std::atomic<int64_t> switched_at{0};
+    std::atomic<uint64_t> captured{0}, written{0}, queue_drops{0}, queued_bytes{0};
+    std::thread writer;
   };
 
   explicit LiveCapture(pcap_t *pcap, const LiveOptions &options);
   void capture_loop();
-  void writer_loop();
+  void writer_loop(Lane &lane);
   void append(const struct pcap_pkthdr *header, const u_char *data);
-  void hand_over_block();  // capture thread: the current block goes to the queue
+  void hand_over(Lane &lane);  // capture thread: the lane's current block goes to its queue
   void update_stats();
-  bool write_all(int fd, const char *data, size_t size);
   void write_header(int fd);
 
   pcap_t *pcap_;
   LiveOptions options_;
   int link_type_;
   bool nanoseconds_;
-  Block current_;  // capture thread only
+  bool paced_;  // a file source: wait for room instead of dropping
+  int64_t previous_ns_ = 0, first_ns_ = 0;  // capture thread: the last and the first packet's time
+  FlowHash flow_hash_;  // capture thread only
+  std::vector<std::unique_ptr<Lane>> lanes_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Block> queue_;
-  bool capture_done_ = false;
-  int next_fd_ = -1;  // a pending switch
+  mutable std::mutex error_mutex_;
   std::string error_;
-
-  int fd_ = -1;  // writer thread only
-  std::atomic<int64_t> switched_at_{0};
+  std::atomic<bool> capture_done_{false};
   std::atomic<bool> stopping_{false};
-  std::thread capture_thread_, writer_thread_;
+  std::thread capture_thread_;
 };

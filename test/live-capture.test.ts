@@ -29,9 +29,14 @@ interface Capture {
   exited: Promise<number | null>;
 }
 
-/** Starts espcap in the capture namespace and waits until it captures; it is killed when the test ends, if still running. */
+/**
+ * Starts espcap in the capture namespace and waits until it captures; it is
+ * killed when the test ends, if still running. One dissecting process (the
+ * default on two cores, not on more): these tests check capture order;
+ * live-workers.test.ts covers several.
+ */
 async function startCapture(t: TestContext, args: string[]): Promise<Capture> {
-  const child = net.spawnInCapture(process.execPath, [espcapBin, '--nic', net.nic, ...args], { detached: true });
+  const child = net.spawnInCapture(process.execPath, [espcapBin, '--nic', net.nic, '--workers', '1', ...args], { detached: true });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
   });
@@ -180,7 +185,7 @@ test('loopback capture works (--nic lo)', { skip: cannot }, async (t) => {
   const own = new VethPair('lo');
   t.after(() => own.remove());
   const out = path.join(tempDir('live'), 'lo.ndjson');
-  const child = own.spawnInCapture(process.execPath, [espcapBin, '--nic', 'lo', '--output', out, '--count', '108'], { detached: true });
+  const child = own.spawnInCapture(process.execPath, [espcapBin, '--nic', 'lo', '--workers', '1', '--output', out, '--count', '108'], { detached: true });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
   });

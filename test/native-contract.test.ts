@@ -37,8 +37,6 @@ test('an option missing, mistyped, out of range or unknown is refused with INVAL
     maxPackets: 0,
     walk: true,
     documentFields: '',
-    live: false,
-    frameOffset: 0,
   };
   // The complete set works: every packet of the capture.
   const reader = await addon.open(good);
@@ -73,7 +71,7 @@ test('an option missing, mistyped, out of range or unknown is refused with INVAL
 test('a capture problem rejects with its code from the declared list', async () => {
   await initEngine();
   const addon = loadAddon();
-  const options = { maxBytes: 64, resetEvery: 0, skipRecords: 0, batchSize: 512, readAhead: 4, maxPackets: 0, walk: true, documentFields: '', live: false, frameOffset: 0 };
+  const options = { maxBytes: 64, resetEvery: 0, skipRecords: 0, batchSize: 512, readAhead: 4, maxPackets: 0, walk: true, documentFields: '' };
   await assert.rejects(addon.open({ ...options, path: '/nonexistent/x.pcap' }), { code: 'ENOENT' });
   await assert.rejects(addon.open({ ...options, path: dnsPcap, filter: 'dns.qry.name ===' }), { code: 'BAD_FILTER' });
   const junk = path.join(tempDir('junk'), 'junk.bin');

@@ -159,7 +159,7 @@ test('writing to standard output with 2 workers is refused with one line saying 
   const run = espcap(['--file', path.join(directory, 'smb3_multichannel.pcap'), '--workers', '2', '--output', '-']);
   assert.equal(run.status, 2);
   assert.equal(run.stdout, '');
-  assert.match(run.stderr, /^espcap: --workers above 1 needs --output FILE or --node: on standard output the packets of several files, or of the parts of one, would interleave\n$/);
+  assert.match(run.stderr, /^espcap: --workers above 1 needs --output FILE or --node: on standard output the packets of several processes would interleave out of order\n$/);
 });
 
 test('a file cut into parts, indexed with 2 workers: every packet once, recorded as done, skipped the next time', async () => {

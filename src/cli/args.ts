@@ -40,6 +40,8 @@ export interface LiveFlags {
   bufferMb: number;
   user: string;
   statsIntervalSeconds: number;
+  /** Benchmarks only: packets come from this capture file as fast as the dissecting processes take them. */
+  testSource?: string;
 }
 
 export interface Options {
@@ -213,6 +215,7 @@ function commandLine(): Command {
     text('--until <TIME>', 'with --query: packets before TIME', SEARCH, 'until'),
     new Option('--test-clock-offset <MS>', 'wall clock offset').argParser(signedNumber('test-clock-offset')).default(0).hideHelp(),
     new Option('--test-field-budget <N>', 'layer fields mapped per index at most').argParser(wholeNumber('test-field-budget', 1)).hideHelp(),
+    new Option('--test-live-source <FILE>', 'live capture reads this file as fast as the dissecting processes take it').argParser(nonEmpty('test-live-source')).hideHelp(),
 
     number('--count <N>', 'stop after N packets', SELECTION, 'count', { min: 1 }),
     text('--filter <EXPR>', 'keep only packets matching a Wireshark display filter', SELECTION, 'filter'),
@@ -235,7 +238,7 @@ function commandLine(): Command {
 
     number(
       '--workers <N>',
-      'dissecting processes at once, taking files largest first and sharing a file of more than --session-packets packets (cut at its session resets); by default the number of cores, but 1 when writing to standard output (to keep file order) and with --count',
+      'dissecting processes at once: files go largest first, a file of more than --session-packets packets is cut at its session resets and shared; live capture is spread over them by flow (both directions of a connection to the same one). By default the number of cores (live: less one, for capturing), but 1 when writing to standard output (to keep packet order) and with --count on files',
       PARALLEL,
       'workers',
       { min: 1, max: 256 },
@@ -323,7 +326,7 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
   if (!isLive)
     for (const [name, flag] of [['snaplen', 'snaplen'], ['promisc', 'promisc'], ['bufferSize', 'buffer-size'], ['user', 'user'], ['statsInterval', 'stats-interval']])
       if (given(name)) throw new UsageError(`--${flag === 'promisc' && !v.promisc ? 'no-promisc' : flag} applies to live capture (--nic) only`);
-  if (isLive && v.workers !== undefined && v.workers !== 1) throw new UsageError('live capture dissects in one process at a time: leave out --workers');
+  if (v.testLiveSource !== undefined && !isLive) throw new UsageError('--test-live-source stands in for the interface of --nic');
 
   let output: OutputChoice;
   if (v.node !== undefined) {
@@ -359,9 +362,13 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
 
   const count: number = v.count ?? 0;
   const toStdout = output.format !== 'elasticsearch' && output.target === '-';
-  const workers: number = v.workers ?? (toStdout || count || isLive ? 1 : availableParallelism());
-  if (workers > 1 && toStdout) throw new UsageError('--workers above 1 needs --output FILE or --node: on standard output the packets of several files, or of the parts of one, would interleave');
-  if (workers > 1 && count) throw new UsageError('--count takes the first packets in file order, with one worker: leave out --workers');
+  // Live: one core captures and hands the packets over.
+  const defaultWorkers = toStdout || (count && !isLive) ? 1 : isLive ? Math.max(1, availableParallelism() - 1) : availableParallelism();
+  const workers: number = v.workers ?? defaultWorkers;
+  if (workers > 1 && toStdout)
+    throw new UsageError('--workers above 1 needs --output FILE or --node: on standard output the packets of several processes would interleave out of order');
+  // Live capture counts the packets where it captures them, before they are spread.
+  if (workers > 1 && count && !isLive) throw new UsageError('--count takes the first packets in file order, with one worker: leave out --workers');
   return {
     mode,
     output,
@@ -371,6 +378,7 @@ function settle(program: Command, mode: Mode, env: NodeJS.ProcessEnv): Options {
       bufferMb: v.bufferSize,
       user: v.user,
       statsIntervalSeconds: v.statsInterval,
+      testSource: v.testLiveSource,
     },
     count,
     filter: v.filter,

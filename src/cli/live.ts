@@ -85,7 +85,22 @@ function statsJson(s: LiveStatus): string {
     interface_drops: s.interfaceDrops,
     espcap_drops: s.queueDrops,
     queued_bytes: s.queuedBytes,
+    capture_cpu_seconds: captureCpuSeconds(),
+    workers: s.workers.map((w) => ({
+      captured: w.captured,
+      dissected: w.dissected,
+      espcap_drops: w.queueDrops,
+      queued_bytes: w.queuedBytes,
+      processes: w.processes,
+      crashes: w.crashes.length,
+    })),
   });
+}
+
+/** CPU time of this process (capturing, hashing and handing packets over; no dissection), in seconds. */
+function captureCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return Math.round((user + system) / 1000) / 1000;
 }
 
 export async function runLiveCommand(options: Options, nic: string): Promise<number> {
@@ -95,6 +110,7 @@ export async function runLiveCommand(options: Options, nic: string): Promise<num
   const user = root ? lookUpUser(options.live.user) : undefined;
   const capture = openLive({
     interface: nic,
+    ...(options.live.testSource ? { sourceFile: options.live.testSource } : {}),
     bpf: options.bpf,
     snaplen: options.live.snaplen,
     promisc: options.live.promisc,
@@ -104,7 +120,16 @@ export async function runLiveCommand(options: Options, nic: string): Promise<num
   });
   const outputs = openOutputs(output, user);
   if (user) dropPrivileges(user, options.live.user);
-  if (!options.quiet) warn(`capturing on ${nic}${options.bpf ? ` (BPF: ${options.bpf})` : ''}${user ? `, dissecting as ${options.live.user}` : ''}; Ctrl-C to stop`);
+  let workers = options.workers;
+  if (workers > 1 && !capture.flowsKnown) {
+    // Its flows cannot be told apart here: spread packet by packet, TCP reassembly would break.
+    warn(`${nic} has link type ${capture.linkType}, whose flows espcap does not tell apart: one dissecting process takes every packet`);
+    workers = 1;
+  }
+  if (!options.quiet) {
+    const by = workers > 1 ? `, ${workers} dissecting processes sharing it by flow` : '';
+    warn(`capturing on ${nic}${options.bpf ? ` (BPF: ${options.bpf})` : ''}${by}${user ? `, dissecting as ${options.live.user}` : ''}; Ctrl-C to stop`);
+  }
 
   const interactive = !options.quiet && process.stderr.isTTY && !output.toStdout;
   let lastLine = started;
@@ -115,6 +140,7 @@ export async function runLiveCommand(options: Options, nic: string): Promise<num
     run = await runLive(capture, {
       interfaceName: nic,
       runId: randomBytes(10).toString('hex'),
+      workers,
       dissect: { ...dissectOptions(options), dissectOnly: false },
       output: outputs.spec,
       inheritFds: outputs.fds,
@@ -148,14 +174,26 @@ export async function runLiveCommand(options: Options, nic: string): Promise<num
 function report(options: Options, nic: string, run: LiveRun, output: PreparedOutput, seconds: number): number {
   const s = run.status;
   if (options.live.statsIntervalSeconds) process.stderr.write(statsJson(s) + '\n');
-  for (const how of run.crashes) warn(`a dissecting process died (${how}); the packets it had not written are lost and counted below`);
+  const crashes = s.workers.flatMap((w) => w.crashes.map((how) => ({ worker: w, how })));
+  for (const { worker, how } of crashes) {
+    const which = s.workers.length > 1 ? ` of worker ${s.workers.indexOf(worker) + 1}` : '';
+    warn(`a dissecting process${which} died (${how}); the packets it had not written are lost and counted below`);
+  }
   const outputFailed = output.report({ packets: s.dissected, counts: run.counts, sinkReports: run.sinkReports }, options.quiet);
   if (!options.quiet) {
     let summary = `${s.captured} packets captured on ${nic} in ${seconds.toFixed(1)} s, ${s.dissected} dissected; dropped: ${s.kernelDrops} by the kernel, ${s.interfaceDrops} by the interface, ${s.queueDrops} by espcap`;
     if (options.count && s.captured >= options.count) summary += `, stopped at --count ${options.count}`;
     if (run.interrupted) summary += ', interrupted';
-    if (run.processes > 1) summary += `, dissecting process replaced ${run.processes - 1} time${run.processes === 2 ? '' : 's'} to bound memory`;
+    const replaced = s.workers.reduce((n, w) => n + Math.max(0, w.processes - 1 - w.crashes.length), 0);
+    if (replaced > 0) summary += `, dissecting process replaced ${replaced} time${replaced === 1 ? '' : 's'} to bound memory`;
     warn(summary);
+    if (s.workers.length > 1)
+      s.workers.forEach((w, i) =>
+        warn(
+          `  worker ${i + 1} of ${s.workers.length}: ${w.captured} packets, ${w.dissected} dissected, ${w.queueDrops} dropped by espcap` +
+            (w.processes > 1 ? `, ${w.processes} processes` : ''),
+        ),
+      );
   }
-  return run.crashes.length > 0 || outputFailed ? 1 : 0;
+  return crashes.length > 0 || outputFailed ? 1 : 0;
 }

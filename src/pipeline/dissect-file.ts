@@ -34,11 +34,12 @@ export interface FileJob {
   maxPackets: number;
   /**
    * A live stream on standard input instead of a file (path "-"), see
-   * pipeline/live.ts; `afterPredecessor`: write nothing before the process
-   * this one succeeds has written all it had ('go'), so documents stay in
-   * capture order.
+   * pipeline/live.ts, with its records' capture-wide frame numbers on
+   * descriptor `frameNumbersFd`; `afterPredecessor`: write nothing before the
+   * process this one succeeds has written all it had ('go'), so a worker's
+   * documents stay in capture order.
    */
-  live?: { interfaceName: string; frameOffset: number; afterPredecessor?: boolean };
+  live?: { interfaceName: string; frameNumbersFd: number; afterPredecessor?: boolean };
 }
 
 export interface DissectOptions {
@@ -108,8 +109,7 @@ export async function dissectFile(
       skipRecords: job.skipRecords,
       maxPackets: job.maxPackets,
       walk: !options.dissectOnly,
-      live: job.live !== undefined,
-      frameOffset: job.live?.frameOffset ?? 0,
+      ...(job.live ? { frameNumbersFd: job.live.frameNumbersFd } : {}),
       ...(job.part ? { part: job.part } : {}),
     });
   } catch (err) {

@@ -1,15 +1,20 @@
 // Live capture: this process captures (libpcap, on the addon's threads) and
-// writes a pcap stream into a pipe; a dissecting process reads the stream on
-// its standard input, dissects it and writes the documents (as for files).
+// spreads the packets over N workers by a hash of their flow, the same in both
+// directions (native/flow_hash.h): each worker's packets are written as a pcap
+// stream into a pipe, and a dissecting process reads it on its standard
+// input, dissects it and writes the documents (as for files). Frame numbers
+// stay capture-wide: they travel beside each stream (native/live_capture.h).
 //
-// A dissecting process past --worker-max-rss is replaced while capture goes
-// on: a successor, started ahead of time on a pipe of its own, gets the
-// stream from the next packet on (the switch happens between two whole
-// packets); the old process reads to the end of its stream, flushes and
-// exits. Packets arriving meanwhile wait in the capture queue, so the
-// hand-over loses nothing; the successor writes its first document only once
-// the old process has written its last, so documents stay in capture order.
-// Frame numbers (and so document ids) continue across the streams.
+// A worker's dissecting process past --worker-max-rss is replaced while
+// capture goes on: a successor, started ahead of time on pipes of its own,
+// gets the worker's stream from the next packet on (the switch happens
+// between two whole packets); the old process reads to the end of its
+// stream, flushes and exits. Packets arriving meanwhile wait in the worker's
+// queue, so the hand-over loses nothing; the successor writes its first
+// document only once the old process has written its last, so a worker's
+// documents stay in capture order. A process that dies is replaced the same
+// way; what it had not written is lost and counted, the other workers go on.
+import type { NativeLiveWorkerStats } from '../../native/addon';
 import type { LiveCapture, LiveStats } from '../engine/live-capture';
 import { EspcapError } from '../errors';
 import type { OutputSpec } from '../outputs';
@@ -22,6 +27,8 @@ export interface LiveRunOptions {
   interfaceName: string;
   /** Identity of this capture run: documents are `<runId>-<frame number>`. */
   runId: string;
+  /** Dissecting processes the packets are spread over, each with its own share of flows. */
+  workers: number;
   dissect: DissectOptions;
   output: OutputSpec;
   /** File descriptors the dissecting processes inherit as 4, 5, ... (outputs opened before privileges were dropped). */
@@ -30,9 +37,19 @@ export interface LiveRunOptions {
   onTick?(status: LiveStatus): void;
 }
 
+export interface WorkerStatus extends NativeLiveWorkerStats {
+  /** Packets its processes dissected (and wrote to the output). */
+  dissected: number;
+  /** Dissecting processes it has had (more than one: replaced to bound memory, or after a crash). */
+  processes: number;
+  /** Its processes that died, with how. */
+  crashes: string[];
+}
+
 export interface LiveStatus extends LiveStats {
   /** Packets dissected (and written to the output). */
   dissected: number;
+  workers: WorkerStatus[];
 }
 
 export interface LiveRun {
@@ -40,38 +57,39 @@ export interface LiveRun {
   counts: FileCounts;
   /** What each process's sink reported (for the output's report). */
   sinkReports: unknown[];
-  /** Dissecting processes put to work (more than one: replaced to bound memory, or after a crash). */
-  processes: number;
   interrupted: boolean;
-  /** Dissecting processes that died, with how. */
-  crashes: string[];
+}
+
+/** One worker: the process dissecting its stream now, and a switch to a successor under way. */
+interface Worker {
+  index: number;
+  current: DissectingProcess;
+  switching?: { next: DissectingProcess; timer: NodeJS.Timeout };
+  status: WorkerStatus;
 }
 
 export async function runLive(capture: LiveCapture, options: LiveRunOptions): Promise<LiveRun> {
-  const status: LiveStatus = { ...capture.stats(), dissected: 0 };
+  const status: LiveStatus = { ...capture.stats(), dissected: 0, workers: [] };
   const counts = noFileCounts();
-  const crashes: string[] = [];
-  let current: DissectingProcess;
-  /** A successor waiting for the stream to move to it (see replace()). */
-  let switching: { next: DissectingProcess; timer: NodeJS.Timeout } | undefined;
+  const workers: Worker[] = [];
+  const workerOf = new Map<DissectingProcess, Worker>();
   let stopping = false;
   let failure: Error | undefined;
 
-  /** Successors waiting to write until their predecessor has written everything (documents stay in capture order). */
+  /** Successors waiting to write until their predecessor has written everything (a worker's documents stay in capture order). */
   const successors = new Map<DissectingProcess, DissectingProcess>();
 
   /**
-   * Starts dissecting the stream (from frame `frameOffset` + 1 on) until
-   * capture ends; then it flushes and exits. A successor writes nothing
-   * before its predecessor is done ('go').
+   * Starts dissecting a worker's stream until capture ends; then it flushes
+   * and exits. A successor writes nothing before its predecessor is done ('go').
    */
-  const giveStream = (process: DissectingProcess, frameOffset: number, predecessor?: DissectingProcess) => {
+  const giveStream = (worker: Worker, process: DissectingProcess, predecessor?: DissectingProcess) => {
+    workerOf.set(process, worker);
+    worker.status.processes++;
     const afterPredecessor = predecessor !== undefined && supervisor.processes.has(predecessor) && !predecessor.done;
     if (afterPredecessor) successors.set(predecessor, process);
-    process.send({
-      type: 'job',
-      job: { path: '-', captureId: options.runId, skipRecords: 0, maxPackets: 0, live: { interfaceName: options.interfaceName, frameOffset, afterPredecessor } },
-    });
+    const live = { interfaceName: options.interfaceName, frameNumbersFd: process.frameNumbersFd!, afterPredecessor };
+    process.send({ type: 'job', job: { path: '-', captureId: options.runId, skipRecords: 0, maxPackets: 0, live } });
     process.send({ type: 'finish' });
   };
 
@@ -83,44 +101,47 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
     successor.send({ type: 'go' });
   };
 
-  /** The stream goes to a fresh process from the next packet on. */
-  const replace = () => {
-    if (switching || stopping) return;
+  /** The worker's stream goes to a fresh process from the next packet on. */
+  const replace = (worker: Worker) => {
+    if (worker.switching || stopping) return;
     const next = supervisor.start();
-    capture.switchTo(next.stream!);
+    capture.switchTo(worker.index, next.stream!);
     const timer = setInterval(() => {
-      const at = capture.switchedAt();
-      if (at < 0) return;
+      if (capture.switchedAt(worker.index) < 0) return;
       clearInterval(timer);
-      giveStream(next, at, current);
-      current = next;
-      switching = undefined;
+      giveStream(worker, next, worker.current);
+      worker.current = next;
+      worker.switching = undefined;
     }, 5);
-    switching = { next, timer };
+    worker.switching = { next, timer };
   };
 
   /**
-   * The capture ended (--count, an error) before the stream could move to a
+   * The capture ended (--count, an error) before a stream could move to a
    * successor: the stream it had ended with the capture, nothing is left for
    * the successor, which is stopped unused.
    */
-  const abandonSwitch = () => {
-    if (!switching || capture.switchedAt() >= 0) return;
-    clearInterval(switching.timer);
-    supervisor.abandon(switching.next);
-    switching = undefined;
+  const abandonSwitches = () => {
+    for (const worker of workers) {
+      if (!worker.switching || capture.switchedAt(worker.index) >= 0) continue;
+      clearInterval(worker.switching.timer);
+      supervisor.abandon(worker.switching.next);
+      worker.switching = undefined;
+    }
   };
 
   const onMessage = (process: DissectingProcess, m: FromWorker) => {
+    const worker = workerOf.get(process);
     switch (m.type) {
       case 'progress':
         status.dissected += m.packets;
+        if (worker) worker.status.dissected += m.packets;
         break;
       case 'near-limit':
-        if (process === current && !stopping) supervisor.prepareSpare();
+        if (worker?.current === process && !stopping) supervisor.prepareSpare();
         break;
       case 'over-limit':
-        if (process === current) replace();
+        if (worker?.current === process) replace(worker);
         break;
       case 'read':
         if (m.result.error) failure ??= new EspcapError(`reading the capture stream failed: ${m.result.error.message}`);
@@ -141,18 +162,19 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
 
   const onExit = (process: DissectingProcess, how: string) => {
     letSuccessorWrite(process);
-    if (!process.crashed) return;
+    const worker = workerOf.get(process);
+    if (!process.crashed || !worker) return;
     // A crash in a dissector: what it had not flushed is lost (and counted as
-    // not indexed); the stream goes on in a fresh process.
-    crashes.push(how);
-    if (process === current && !stopping) replace();
+    // not indexed); the worker's stream goes on in a fresh process.
+    worker.status.crashes.push(how);
+    if (worker.current === process && !stopping) replace(worker);
   };
 
   function stop(): void {
     if (stopping) return;
     stopping = true;
     capture.stop();
-    if (!switching) supervisor.discardSpare();
+    if (!workers.some((w) => w.switching)) supervisor.discardSpare();
   }
 
   // Ctrl-C or SIGTERM: stop capturing, dissect and write what was captured, flush, report.
@@ -166,25 +188,40 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
     onInterrupt: stop,
   });
 
+  const refresh = () => {
+    const stats = capture.stats();
+    Object.assign(status, stats, { workers: status.workers });
+    stats.workers.forEach((w, i) => Object.assign(status.workers[i], w));
+    return stats;
+  };
+
   await supervisor.watchingSignals(async () => {
-    current = supervisor.start();
-    capture.start(current.stream!);
-    giveStream(current, 0);
+    for (let index = 0; index < options.workers; index++) {
+      const worker: Worker = {
+        index,
+        current: supervisor.start(),
+        status: { captured: 0, written: 0, queueDrops: 0, queuedBytes: 0, dissected: 0, processes: 0, crashes: [] },
+      };
+      workers.push(worker);
+      status.workers.push(worker.status);
+    }
+    capture.start(workers.map((w) => w.current.stream!));
+    for (const worker of workers) giveStream(worker, worker.current);
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, 250));
-      const stats = capture.stats();
-      Object.assign(status, stats);
+      const stats = refresh();
       options.onTick?.(status);
       if (stats.error) failure ??= new EspcapError(stats.error);
       if (stats.finished) {
         stopping = true; // --count reached, or the capture failed
-        abandonSwitch(); // read after `finished`: no switch can happen any more
+        abandonSwitches(); // read after `finished`: no switch can happen any more
       }
+      const switching = workers.some((w) => w.switching);
       if (stopping && !switching) supervisor.discardSpare();
       if (stopping && stats.finished && !switching && [...supervisor.processes].every((p) => p.discarded)) break;
     }
   });
-  Object.assign(status, capture.stats());
+  refresh();
   if (failure) throw failure;
-  return { status, counts, sinkReports: supervisor.sinkReports, processes: supervisor.used, interrupted: supervisor.interrupted, crashes };
+  return { status, counts, sinkReports: supervisor.sinkReports, interrupted: supervisor.interrupted };
 }

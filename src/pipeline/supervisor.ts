@@ -18,6 +18,7 @@ import { closeFd, makePipe } from '../engine/live-capture';
 import { EspcapError, UsageError } from '../errors';
 import { OutputClosedError } from '../outputs/sink';
 import type { OutputSpec } from '../outputs';
+import type { NativeStreamFds } from '../../native/addon';
 import type { DissectOptions } from './dissect-file';
 import type { FromWorker, ToWorker } from './worker';
 
@@ -36,8 +37,13 @@ export class DissectingProcess {
 
   constructor(
     readonly child: ChildProcess,
-    /** The write end of the pipe to its standard input, for a process that reads a stream. */
-    readonly stream?: number,
+    /**
+     * For a process that reads a live stream: the write ends of the pipe to
+     * its standard input (records) and of the pipe of their frame numbers
+     * (its descriptor `frameNumbersFd`).
+     */
+    readonly stream?: NativeStreamFds,
+    readonly frameNumbersFd?: number,
   ) {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
   }
@@ -110,7 +116,10 @@ export class Supervisor {
     this.spare = undefined;
     spare.discarded = true;
     spare.child.kill('SIGKILL');
-    if (spare.stream !== undefined) closeFd(spare.stream);
+    if (spare.stream !== undefined) {
+      closeFd(spare.stream.records);
+      closeFd(spare.stream.frames);
+    }
   }
 
   /** Resolves at the next message or exit of any process, or signal. */
@@ -147,15 +156,25 @@ export class Supervisor {
   }
 
   private fork(): DissectingProcess {
+    const inherited = this.options.inheritFds ?? [];
     let stdin: 'ignore' | number = 'ignore';
-    let stream: number | undefined;
-    if (this.options.streams) [stdin, stream] = makePipe();
+    let stream: NativeStreamFds | undefined;
+    let frameNumbers: number[] = [];
+    if (this.options.streams) {
+      const [records, recordsEnd] = makePipe();
+      const [frames, framesEnd] = makePipe();
+      stdin = records;
+      frameNumbers = [frames];
+      stream = { records: recordsEnd, frames: framesEnd };
+    }
     const { ESPCAP_PASSWORD, ESPCAP_API_KEY, ...env } = process.env;
-    const child = fork(workerScript, [], { stdio: [stdin, 'inherit', 'inherit', 'ipc', ...(this.options.inheritFds ?? [])], env, detached: true });
-    if (typeof stdin === 'number') closeFd(stdin); // the child has its own copy
+    const child = fork(workerScript, [], { stdio: [stdin, 'inherit', 'inherit', 'ipc', ...inherited, ...frameNumbers], env, detached: true });
+    // The child has its own copies.
+    if (typeof stdin === 'number') closeFd(stdin);
+    for (const fd of frameNumbers) closeFd(fd);
     child.on('error', () => {}); // an exit follows
     child.send({ type: 'setup', options: this.options.dissect, output: this.options.output } satisfies ToWorker);
-    const p = new DissectingProcess(child, stream);
+    const p = new DissectingProcess(child, stream, stream ? 4 + inherited.length : undefined);
     this.processes.add(p);
     child.on('message', (m: FromWorker) => {
       if (m.type === 'done') {

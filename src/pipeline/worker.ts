@@ -103,18 +103,28 @@ async function run(inbox: Inbox): Promise<void> {
         await send({ type: 'settled', path, skipRecords, counts: noFileCounts() });
         break;
       }
+      // Progress at most every PROGRESS_EVERY_MS, and the last of a burst
+      // soon after it (a quiet live link sends no further batch to carry it).
       let packetsSent = 0;
       let lastSent = 0;
+      let latest = { packets: 0, bytes: 0 };
+      let pending: NodeJS.Timeout | undefined;
       const path = m.job.path;
+      const sendProgress = () => {
+        pending = undefined;
+        lastSent = Date.now();
+        if (latest.packets > packetsSent) void send({ type: 'progress', path, packets: latest.packets - packetsSent, position: latest.bytes });
+        packetsSent = latest.packets;
+      };
       const { result, settled } = await dissectFile(m.job, setup.options, sink, {
         beforeFirstWrite: m.job.live?.afterPredecessor ? inbox.go : undefined,
         shouldStop: () => interrupted,
         onBatch(packets, bytes) {
-          const now = Date.now();
-          if (now - lastSent < PROGRESS_EVERY_MS) return;
-          lastSent = now;
-          void send({ type: 'progress', path, packets: packets - packetsSent, position: bytes });
-          packetsSent = packets;
+          latest = { packets, bytes };
+          if (pending) return;
+          const wait = PROGRESS_EVERY_MS - (Date.now() - lastSent);
+          if (wait <= 0) sendProgress();
+          else pending = setTimeout(sendProgress, wait);
         },
         onNearLimit() {
           if (!nearLimitSent) void send({ type: 'near-limit' });
@@ -125,6 +135,7 @@ async function run(inbox: Inbox): Promise<void> {
           overLimitSent = true;
         },
       });
+      clearTimeout(pending);
       if (result.packets > packetsSent) void send({ type: 'progress', path, packets: result.packets - packetsSent, position: 0 });
       // Reported at once: if a dissector crashes this process later, espcap knows this part was read.
       await send({ type: 'read', result });

@@ -22,7 +22,8 @@ export class VethPair {
       sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
       sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     }
-    sh('ip', ['link', 'add', this.nic, 'netns', this.capture, 'type', 'veth', 'peer', 'name', this.peer, 'netns', this.sender]);
+    // MTU 65535: captures taken with segmentation offload hold frames far above 1500 bytes.
+    sh('ip', ['link', 'add', this.nic, 'netns', this.capture, 'mtu', '65535', 'type', 'veth', 'peer', 'name', this.peer, 'netns', this.sender, 'mtu', '65535']);
     sh('ip', ['-n', this.capture, 'link', 'set', this.nic, 'up']);
     sh('ip', ['-n', this.sender, 'link', 'set', this.peer, 'up']);
   }
