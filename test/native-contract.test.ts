@@ -27,6 +27,9 @@ test('error codes: the addon gives exactly the codes native/addon.d.ts declares'
 test('an option missing, mistyped, out of range or unknown is refused with INVALID_ARGUMENT, never defaulted', async () => {
   await initEngine();
   const addon = loadAddon();
+  // A live capture from a file (the benchmark source), never started: no privilege needed.
+  const liveSource = () =>
+    addon.openLive({ interface: 'test0', sourceFile: dnsPcap, snaplen: 65535, promisc: false, bufferBytes: 1 << 20, queueBytes: 1 << 20, maxPackets: 0 });
   const good = {
     path: dnsPcap,
     maxBytes: 64,
@@ -58,6 +61,9 @@ test('an option missing, mistyped, out of range or unknown is refused with INVAL
     ['init without its configuration directory', () => addon.init({} as { configDir: string }), /^init\(\): option "configDir" is required$/],
     ['live capture without a snaplen', () => addon.openLive({ interface: 'lo', promisc: false, bufferBytes: 1 << 20, queueBytes: 1 << 20, maxPackets: 0 } as never), /^openLive\(\): option "snaplen" is required$/],
     ['a file descriptor that is not one', () => addon.closeFd(-1), /^closeFd\(\): needs a file descriptor$/],
+    ['a live capture started without streams', () => liveSource().start([]), /^start\(\): needs a stream for each of 1 to 1024 workers, once$/],
+    ['a stream without its frame notes', () => liveSource().start([{ records: 1 } as never]), /^start\(\): needs a file descriptor as frames$/],
+    ['a switch to a worker that is not there', () => liveSource().switchTo(1, { records: 1, frames: 2 }), /^switchTo\(\): needs a worker index$/],
   ];
   for (const [what, call, message] of refused) {
     assert.throws(

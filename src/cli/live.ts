@@ -123,7 +123,8 @@ export async function runLiveCommand(options: Options, nic: string): Promise<num
   let workers = options.workers;
   if (workers > 1 && !capture.flowsKnown) {
     // Its flows cannot be told apart here: spread packet by packet, TCP reassembly would break.
-    warn(`${nic} has link type ${capture.linkType}, whose flows espcap does not tell apart: one dissecting process takes every packet`);
+    if (!options.quiet)
+      warn(`${nic} has link type ${capture.linkType}, whose flows espcap does not tell apart: one dissecting process takes every packet`);
     workers = 1;
   }
   if (!options.quiet) {
