@@ -2,7 +2,7 @@
 // namespaces (nothing leaves them), captures replayed into one end with
 // tcpreplay, espcap capturing on the other. What arrives is compared with
 // what tshark reads from the replayed file.
-import { ChildProcess, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { after, before, test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,6 +12,7 @@ import { Doc, espcap, parseNdjson, tsharkFields } from './support/programs';
 import { es as esCall, esUrl, resetCluster } from './support/elasticsearch';
 import * as net_ from 'node:net';
 import { canMakeNetworks, VethPair } from './support/network';
+import { Capture, exitWithin, startCapture as startOn } from './support/live-capture';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap'); // 1268 packets
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap'); // 108 packets
@@ -23,45 +24,12 @@ before(() => {
 });
 after(() => net?.remove());
 
-interface Capture {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
 /**
- * Starts espcap in the capture namespace and waits until it captures; it is
- * killed when the test ends, if still running. One dissecting process (the
- * default on two cores, not on more): these tests check capture order;
- * live-workers.test.ts covers several.
+ * espcap on the veth pair with one dissecting process (the default on two
+ * cores, not on more): these tests check capture order; live-workers.test.ts
+ * covers several.
  */
-async function startCapture(t: TestContext, args: string[]): Promise<Capture> {
-  const child = net.spawnInCapture(process.execPath, [espcapBin, '--nic', net.nic, '--workers', '1', ...args], { detached: true });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  for (let waited = 0; !/capturing on/.test(stderr); waited += 50) {
-    if (waited > 15000 || child.exitCode !== null) throw new Error(`espcap did not start capturing:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, stderr: () => stderr, exited };
-}
-
-/** Waits for espcap's exit at most `seconds`: a lost packet under --count fails the test instead of hanging it. */
-async function exitWithin(capture: Capture, seconds: number, what: string): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`waited ${seconds} s for espcap to ${what}:\n${capture.stderr()}`)), seconds * 1000);
-  });
-  try {
-    return await Promise.race([capture.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const startCapture = (t: TestContext, args: string[]) => startOn(net, t, ['--workers', '1', ...args]);
 
 /** What tshark reads from a capture, per packet: the fields compared with the live documents. */
 async function expectedRows(file: string): Promise<string[]> {

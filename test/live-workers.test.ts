@@ -5,7 +5,7 @@
 // what one process writes reading the file. On a veth pair between private
 // namespaces (as in live-capture.test.ts): replayed traffic, Ctrl-C, and a
 // worker killed while capture goes on.
-import { ChildProcess, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { after, before, test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -14,6 +14,7 @@ import { CAPTURE_FIELDS } from '../src/document';
 import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, parseNdjson, tsharkFields } from './support/programs';
 import { canMakeNetworks, VethPair } from './support/network';
+import { Capture, exitWithin, startCapture as startOn } from './support/live-capture';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap'); // 1268 packets
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap'); // 108 packets
@@ -170,6 +171,28 @@ test('live --workers: above 1 needs an output other than standard output; with -
   assert.equal(perWorker(stderr).reduce((a, b) => a + b), 500);
 });
 
+test('each worker replaces its own process past --worker-max-rss: no packet lost or repeated, counted per worker', () => {
+  // 82,582 packets of many TCP connections; 150 MB is below a dissecting process's size: each is replaced after 10,000 packets (once or more in this 2-second run).
+  const capture = path.join(tempDir('workers'), 'echo-connections.pcap');
+  execFileSync('sh', ['-c', `gzip -dc '${path.join(corpusDir, 'echo-connections.pcap.gz')}' > '${capture}'`]);
+  const { docs, stderr } = liveFromFile(capture, 2, ['--worker-max-rss', '150', '--stats-interval', '3600']);
+  const frames = docs.map((d) => d.frame_number).sort((a, b) => a - b);
+  assert.equal(frames.length, 82582);
+  assert.deepEqual(frames, frames.map((_, i) => i + 1), 'every frame number once');
+  const last = JSON.parse(stderr.split('\n').filter((l) => l.startsWith('{')).pop()!);
+  for (const w of last.workers) assert.ok(w.processes >= 2 && w.crashes === 0, JSON.stringify(last.workers));
+  const replaced = last.workers.reduce((n: number, w: Doc) => n + w.processes - 1, 0);
+  assert.match(stderr, new RegExp(`, dissecting process replaced ${replaced} times to bound memory`));
+  assert.match(stderr, /worker 1 of 2: \d+ packets, \d+ dissected, 0 dropped by espcap, \d+ processes/);
+  // Each process of a worker starts its own session: (session_start_frame, tcp.stream) still names one connection.
+  const connections = new Map<string, string>();
+  for (const d of docs.filter((d) => d.layers.tcp)) {
+    const key = `${d.session_start_frame}/${d.layers.tcp.stream}`;
+    assert.equal(connections.get(key) ?? flowOf(d), flowOf(d), key);
+    connections.set(key, flowOf(d)!);
+  }
+});
+
 // ---- on a veth pair between private namespaces
 
 const cannot = canMakeNetworks();
@@ -179,38 +202,7 @@ before(() => {
 });
 after(() => net?.remove());
 
-interface Capture {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-async function startCapture(t: TestContext, args: string[]): Promise<Capture> {
-  const child = net.spawnInCapture(process.execPath, [espcapBin, '--nic', net.nic, ...args], { detached: true });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  for (let waited = 0; !/capturing on/.test(stderr); waited += 50) {
-    if (waited > 15000 || child.exitCode !== null) throw new Error(`espcap did not start capturing:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, stderr: () => stderr, exited };
-}
-
-async function exitWithin(capture: Capture, seconds: number, what: string): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`waited ${seconds} s for espcap to ${what}:\n${capture.stderr()}`)), seconds * 1000);
-  });
-  try {
-    return await Promise.race([capture.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const startCapture = (t: TestContext, args: string[]) => startOn(net, t, args);
 
 /** Waits until the last --stats-interval line says `dissected` reached `packets`. */
 async function dissectedAtLeast(capture: Capture, packets: number, seconds = 30): Promise<void> {

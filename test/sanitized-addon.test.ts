@@ -75,6 +75,26 @@ test('sanitizer build: files, damaged ones too, through the dissecting processes
   assert.equal(withoutTimes(checked.stderr), withoutTimes(normal.stderr));
 });
 
+test('sanitizer build: a live capture spread over 2 workers by flow (tunnels, fragments, short and malformed headers) gives the documents of the normal build', () => {
+  const files = ['erspan.pcap', 'gtp9_unknown_or_too_short_payload.pcap', 'ipv6-next-header-oobr-1.pcap', 'various_gre.pcap', 'pppoe.pcap', 'gso-ipv6-vxlan-ipv6.pcap', 'ipv6-gtp6.pcap', 'linux_dlt_sll2.pcap', 'olsr-oobr-1.pcap'];
+  const dir = tempDir('sanitized-workers');
+  for (const file of files) {
+    const documents = (env: NodeJS.ProcessEnv | undefined, name: string) => {
+      const out = path.join(dir, name);
+      const run = espcap(['--nic', 'test0', '--test-live-source', path.join(corpusDir, file), '--workers', '2', '--output', out], { env });
+      assertClean(run, file);
+      assert.equal(run.status, 0, run.stderr);
+      // The two workers' documents interleave; the run's id is its own.
+      return parseNdjson(fs.readFileSync(out, 'utf8'))
+        .map(({ capture_id, ...rest }) => rest)
+        .sort((a, b) => a.frame_number - b.frame_number);
+    };
+    const expected = documents(undefined, `${file}.normal`);
+    assert.ok(expected.length > 0, file);
+    assert.deepEqual(documents(sanitized, `${file}.sanitized`), expected, file);
+  }
+});
+
 test('sanitizer build: --query checks the filter and --write reads frames back, the same pcapng as the normal build', async () => {
   await resetCluster();
   const indexed = espcap(['--dir', testPcaps, '--node', esUrl(), '--quiet']);
