@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { CAPTURE_FIELDS } from '../src/document';
 import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, parseNdjson, tsharkFields } from './support/programs';
+import { count, es, esUrl, resetCluster } from './support/elasticsearch';
 import { canMakeNetworks, VethPair } from './support/network';
 import { Capture, exitWithin, startCapture as startOn } from './support/live-capture';
 
@@ -191,6 +192,35 @@ test('each worker replaces its own process past --worker-max-rss: no packet lost
     assert.equal(connections.get(key) ?? flowOf(d), flowOf(d), key);
     connections.set(key, flowOf(d)!);
   }
+});
+
+test('--workers 2 into Elasticsearch: one document per packet, and in the index (session_start_frame, tcp.stream) is one connection', async () => {
+  await resetCluster();
+  const run = espcap(['--nic', 'test0', '--test-live-source', httpPcap, '--workers', '2', '--node', esUrl()]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /1268 packets read, 1268 indexed/);
+  assert.equal(await count({ term: { capture: 'live' } }), 1268);
+  // Every (session_start_frame, tcp.stream) pair, with the connections (address and port pairs) indexed under it.
+  const result = await es('POST', '/packets-*/_search', {
+    size: 0,
+    query: { exists: { field: 'layers.tcp.stream' } },
+    aggs: {
+      streams: {
+        composite: { size: 1000, sources: [{ session: { terms: { field: 'session_start_frame' } } }, { stream: { terms: { field: 'layers.tcp.stream' } } }] },
+        aggs: { src: { terms: { field: 'layers.tcp.srcport', size: 10 } }, dst: { terms: { field: 'layers.tcp.dstport', size: 10 } } },
+      },
+    },
+  });
+  type Terms = { buckets: { key: number }[] };
+  const buckets = result.aggregations.streams.buckets as { key: { session: number; stream: number }; doc_count: number; src: Terms; dst: Terms }[];
+  const tsharkConnections = new Set((await tsharkFields(httpPcap, ['tcp.stream'])).map((r) => r[0][0]).filter(Boolean));
+  assert.equal(buckets.length, tsharkConnections.size, 'one pair per connection tshark counts');
+  assert.equal(new Set(buckets.map((b) => b.key.session)).size, 2, 'both workers');
+  for (const b of buckets) {
+    const ports = new Set([...b.src.buckets, ...b.dst.buckets].map((t) => t.key));
+    assert.equal(ports.size, 2, `${JSON.stringify(b.key)}: the two ports of one connection, got ${[...ports]}`);
+  }
+  assert.equal(buckets.reduce((n, b) => n + b.doc_count, 0), (await tsharkFields(httpPcap, ['tcp.stream'], ['-Y', 'tcp'])).length);
 });
 
 // ---- on a veth pair between private namespaces
