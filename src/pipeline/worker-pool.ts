@@ -279,9 +279,14 @@ class FilePool {
     progress.partsLeft = parts.length;
     this.cut.files++;
     this.cut.parts += parts.length;
-    this.queue.unshift(...parts.slice(1));
+    // Largest first, like files: the run ends on a small part, not with one
+    // process finishing a large one while the others wait. Each part is
+    // dissected in a fresh session, so the order changes no document.
+    const size = (job: FileJob) => (job.part!.end || this.outcomes.get(job.path)!.size) - job.part!.start;
+    const [first, ...rest] = parts.sort((a, b) => size(b) - size(a));
+    this.queue.unshift(...rest);
     while (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
-    return parts[0];
+    return first;
   }
 
   /** Whether this process may read the file now (see FileClaims); if not, the file is done elsewhere or waits. */
