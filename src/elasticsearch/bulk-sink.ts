@@ -120,6 +120,8 @@ export class ElasticsearchSink implements PacketSink {
   private deadLetterFd: number | undefined;
   /** Since when requests have been failing with no document accepted in between (see expired()). */
   private failingSince: number | undefined;
+  /** When the cluster last accepted a document: a stall cannot have begun before. */
+  private acceptedAt = 0;
   private lastFailure = '';
   /** When the last "refuses, retrying" warning was written: one a minute at most. */
   private warnedAt = 0;
@@ -240,7 +242,7 @@ export class ElasticsearchSink implements PacketSink {
   private retrying<T>(request: () => Promise<T>, started = Date.now()): Promise<T> {
     return withRetries(request, () => this.expired(started), (err) => {
       this.counts.retries++;
-      this.failing(describeError(err));
+      this.failing(describeError(err), started);
     });
   }
 
@@ -256,16 +258,18 @@ export class ElasticsearchSink implements PacketSink {
   }
 
   /**
-   * A request or item failed for a passing reason: the stall clock runs from
-   * the first such failure since the last success. The user is told why
-   * espcap waits, when a stall begins (once a minute at most).
+   * A request (or an item of one) started at `started` failed for a passing
+   * reason: the stall clock runs from the first such request since the last
+   * success, from when it was sent (not from when its refusal came back, or
+   * a request would expire before the stall it belongs to). The user is told
+   * why espcap waits, when a stall begins (once a minute at most).
    */
-  private failing(reason: string): void {
+  private failing(reason: string, started: number): void {
     if (this.failingSince === undefined && !this.options.quiet && Date.now() - this.warnedAt >= 60_000) {
       this.warnedAt = Date.now();
       process.stderr.write(`espcap: warning: Elasticsearch refuses for now: ${reason}; retrying for up to ${Math.round(this.options.retryDeadlineMs / 1000)} s\n`);
     }
-    this.failingSince ??= Date.now();
+    this.failingSince ??= Math.max(started, this.acceptedAt);
     this.lastFailure = reason;
   }
 
@@ -440,11 +444,12 @@ export class ElasticsearchSink implements PacketSink {
         const result = entry.create;
         if (result.status === 201 || result.status === 200 || result.status === 409) {
           this.failingSince = undefined;
+          this.acceptedAt = Date.now();
           const kind = result.status === 409 && !items[i].maybeIndexed ? 'duplicates' : 'indexed';
           this.counts[kind]++;
           items[i].capture.settle(kind);
         } else if (transientItemError(result.status, result.error) && !expired) {
-          this.failing(describeRefusal(result.status, result.error as EsError | undefined));
+          this.failing(describeRefusal(result.status, result.error as EsError | undefined), started);
           again.push(items[i]);
         } else this.deadLetter([items[i]], result.status, result.error);
       });
