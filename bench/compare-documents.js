@@ -31,7 +31,7 @@ function withoutIgnored(doc) {
 /** Calls `each(key, line, offset)` for every document line of `file`. */
 async function forEachLine(file, each) {
   let offset = 0;
-  for await (let line of readline.createInterface({ input: fs.createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity })) {
+  for await (const line of readline.createInterface({ input: fs.createReadStream(file, { encoding: 'latin1' }), crlfDelay: Infinity })) {
     if (line) {
       const doc = JSON.parse(line);
       const kept = ignored.length ? JSON.stringify(withoutIgnored(doc)) : line;

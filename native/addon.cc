@@ -225,10 +225,10 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   limits.batch_size = (uint32_t)o.integer("batchSize", 1, 1 << 20);
   limits.read_ahead = (uint32_t)o.integer("readAhead", 1, 1024);
   limits.max_packets = o.integer("maxPackets", 0, kMaxSafe);
-  // A live stream comes on standard input, its frame numbers on this descriptor.
-  if (auto fd = o.optional_integer("frameNumbersFd", 0, INT32_MAX)) {
+  // A live stream comes on standard input, its frame notes on this descriptor.
+  if (auto fd = o.optional_integer("frameNotesFd", 0, INT32_MAX)) {
     limits.live_fd = 0;
-    options.frame_numbers_fd = (int)*fd;
+    options.frame_notes_fd = (int)*fd;
   }
   if (auto part = o.optional_object("part")) {
     CaptureOptions::Part p;

@@ -64,11 +64,12 @@ export interface NativeOpenOptions {
   /** The capture's own document fields, each preceded by a comma (src/document.ts). */
   documentFields: string;
   /**
-   * Live: the stream comes on standard input, and its records' capture-wide
-   * frame numbers (8 bytes each, host order) on this descriptor; a batch is
+   * Live: the stream comes on standard input, and a frame note per record
+   * (native/frame_note.h: its capture-wide number, the previous and the first
+   * packet's times; 24 bytes, host order) on this descriptor; a batch is
    * handed over as soon as nothing more is waiting. Left out for a file.
    */
-  frameNumbersFd?: number;
+  frameNotesFd?: number;
   /** Only a part of the file (see planParts), read as a capture of its own; skipRecords counts from the file's start. */
   part?: NativePart;
 }
@@ -220,7 +221,7 @@ export interface NativeLiveStats {
   workers: NativeLiveWorkerStats[];
 }
 
-/** The write ends of a worker's stream: its pcap records, and their frame numbers. */
+/** The write ends of a worker's stream: its pcap records, and their frame notes. */
 export interface NativeStreamFds {
   records: number;
   frames: number;

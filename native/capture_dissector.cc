@@ -164,7 +164,7 @@ struct CaptureDissector::State {
   std::unique_ptr<PartStream> part_stream;  // reading a part: destroyed after wiretap closed it (members go after ~State's body)
 
   explicit State(const CaptureOptions &o) : options(o), writer(LayerWriter::for_engine(o.max_bytes)) {
-    if (o.frame_numbers_fd >= 0) frame_notes = std::make_unique<FrameNotes>(o.frame_numbers_fd);
+    if (o.frame_notes_fd >= 0) frame_notes = std::make_unique<FrameNotes>(o.frame_notes_fd);
     wtap_rec_init(&rec);
     ws_buffer_init(&buf, 1514);
   }

@@ -23,7 +23,7 @@ struct CaptureOptions {
   // A live stream's frame notes: a pipe carrying a FrameNote per record (its
   // capture-wide number, the time of the packet captured before it: see
   // live_capture.h); -1 for a file, whose records are numbered 1, 2, 3...
-  int frame_numbers_fd = -1;
+  int frame_notes_fd = -1;
   // A part of the file only (capture_parts.h): its records, numbered from first_record + 1.
   struct Part {
     uint64_t first_record = 0;  // records of the file before the part

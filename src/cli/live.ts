@@ -185,7 +185,7 @@ function report(options: Options, nic: string, run: LiveRun, output: PreparedOut
     let summary = `${s.captured} packets captured on ${nic} in ${seconds.toFixed(1)} s, ${s.dissected} dissected; dropped: ${s.kernelDrops} by the kernel, ${s.interfaceDrops} by the interface, ${s.queueDrops} by espcap`;
     if (options.count && s.captured >= options.count) summary += `, stopped at --count ${options.count}`;
     if (run.interrupted) summary += ', interrupted';
-    const replaced = s.workers.reduce((n, w) => n + Math.max(0, w.processes - 1 - w.crashes.length), 0);
+    const replaced = s.workers.reduce((n, w) => n + w.replacements, 0);
     if (replaced > 0) summary += `, dissecting process replaced ${replaced} time${replaced === 1 ? '' : 's'} to bound memory`;
     warn(summary);
     if (s.workers.length > 1)

@@ -34,12 +34,12 @@ export interface FileJob {
   maxPackets: number;
   /**
    * A live stream on standard input instead of a file (path "-"), see
-   * pipeline/live.ts, with its records' capture-wide frame numbers on
-   * descriptor `frameNumbersFd`; `afterPredecessor`: write nothing before the
+   * pipeline/live.ts, with its records' frame notes (capture-wide numbers
+   * and times, native/frame_note.h) on descriptor `frameNotesFd`; `afterPredecessor`: write nothing before the
    * process this one succeeds has written all it had ('go'), so a worker's
    * documents stay in capture order.
    */
-  live?: { interfaceName: string; frameNumbersFd: number; afterPredecessor?: boolean };
+  live?: { interfaceName: string; frameNotesFd: number; afterPredecessor?: boolean };
 }
 
 export interface DissectOptions {
@@ -109,7 +109,7 @@ export async function dissectFile(
       skipRecords: job.skipRecords,
       maxPackets: job.maxPackets,
       walk: !options.dissectOnly,
-      ...(job.live ? { frameNumbersFd: job.live.frameNumbersFd } : {}),
+      ...(job.live ? { frameNotesFd: job.live.frameNotesFd } : {}),
       ...(job.part ? { part: job.part } : {}),
     });
   } catch (err) {

@@ -42,6 +42,8 @@ export interface WorkerStatus extends NativeLiveWorkerStats {
   dissected: number;
   /** Dissecting processes it has had (more than one: replaced to bound memory, or after a crash). */
   processes: number;
+  /** Of them, started in place of one grown past --worker-max-rss. */
+  replacements: number;
   /** Its processes that died, with how. */
   crashes: string[];
 }
@@ -88,7 +90,7 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
     worker.status.processes++;
     const afterPredecessor = predecessor !== undefined && supervisor.processes.has(predecessor) && !predecessor.done;
     if (afterPredecessor) successors.set(predecessor, process);
-    const live = { interfaceName: options.interfaceName, frameNumbersFd: process.frameNumbersFd!, afterPredecessor };
+    const live = { interfaceName: options.interfaceName, frameNotesFd: process.frameNotesFd!, afterPredecessor };
     process.send({ type: 'job', job: { path: '-', captureId: options.runId, skipRecords: 0, maxPackets: 0, live } });
     process.send({ type: 'finish' });
   };
@@ -101,8 +103,12 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
     successor.send({ type: 'go' });
   };
 
-  /** The worker's stream goes to a fresh process from the next packet on. */
-  const replace = (worker: Worker) => {
+  /**
+   * The worker's stream goes to a fresh process from the next packet on;
+   * `forMemory`: in place of one grown past --worker-max-rss (counted once
+   * the stream has moved: a switch the end of capture cuts short is not).
+   */
+  const replace = (worker: Worker, forMemory: boolean) => {
     if (worker.switching || stopping) return;
     const next = supervisor.start();
     capture.switchTo(worker.index, next.stream!);
@@ -112,6 +118,7 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
       giveStream(worker, next, worker.current);
       worker.current = next;
       worker.switching = undefined;
+      if (forMemory) worker.status.replacements++;
     }, 5);
     worker.switching = { next, timer };
   };
@@ -141,7 +148,7 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
         if (worker?.current === process && !stopping) supervisor.prepareSpare();
         break;
       case 'over-limit':
-        if (worker?.current === process) replace(worker);
+        if (worker?.current === process) replace(worker, true);
         break;
       case 'read':
         if (m.result.error) failure ??= new EspcapError(`reading the capture stream failed: ${m.result.error.message}`);
@@ -167,7 +174,7 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
     // A crash in a dissector: what it had not flushed is lost (and counted as
     // not indexed); the worker's stream goes on in a fresh process.
     worker.status.crashes.push(how);
-    if (worker.current === process && !stopping) replace(worker);
+    if (worker.current === process && !stopping) replace(worker, false);
   };
 
   function stop(): void {
@@ -200,7 +207,7 @@ export async function runLive(capture: LiveCapture, options: LiveRunOptions): Pr
       const worker: Worker = {
         index,
         current: supervisor.start(),
-        status: { captured: 0, written: 0, queueDrops: 0, queuedBytes: 0, dissected: 0, processes: 0, crashes: [] },
+        status: { captured: 0, written: 0, queueDrops: 0, queuedBytes: 0, dissected: 0, processes: 0, replacements: 0, crashes: [] },
       };
       workers.push(worker);
       status.workers.push(worker.status);

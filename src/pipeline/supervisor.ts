@@ -39,11 +39,11 @@ export class DissectingProcess {
     readonly child: ChildProcess,
     /**
      * For a process that reads a live stream: the write ends of the pipe to
-     * its standard input (records) and of the pipe of their frame numbers
-     * (its descriptor `frameNumbersFd`).
+     * its standard input (records) and of the pipe of their frame notes
+     * (its descriptor `frameNotesFd`).
      */
     readonly stream?: NativeStreamFds,
-    readonly frameNumbersFd?: number,
+    readonly frameNotesFd?: number,
   ) {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
   }
@@ -81,8 +81,6 @@ export class Supervisor {
   /** The first fatal report, as the error it stands for: the run ends with it. */
   failure: Error | undefined;
   interrupted = false;
-  /** Processes put to work (spares count once taken). */
-  used = 0;
   private spare: DissectingProcess | undefined;
   private wake: () => void = () => {};
 
@@ -92,7 +90,6 @@ export class Supervisor {
   start(): DissectingProcess {
     const process = this.spare ?? this.fork();
     this.spare = undefined;
-    this.used++;
     return process;
   }
 
@@ -101,12 +98,11 @@ export class Supervisor {
     this.spare ??= this.fork();
   }
 
-  /** Stops a process put to work that was never given any (it counts as not used). */
+  /** Stops a process put to work that was never given any. */
   abandon(process: DissectingProcess): void {
     if (process.discarded) return;
     process.discarded = true;
     process.child.kill('SIGKILL');
-    this.used--;
   }
 
   /** Stops the spare, if any: it had no work, so nothing is lost. */
@@ -159,19 +155,19 @@ export class Supervisor {
     const inherited = this.options.inheritFds ?? [];
     let stdin: 'ignore' | number = 'ignore';
     let stream: NativeStreamFds | undefined;
-    let frameNumbers: number[] = [];
+    let notes: number[] = [];
     if (this.options.streams) {
       const [records, recordsEnd] = makePipe();
       const [frames, framesEnd] = makePipe();
       stdin = records;
-      frameNumbers = [frames];
+      notes = [frames];
       stream = { records: recordsEnd, frames: framesEnd };
     }
     const { ESPCAP_PASSWORD, ESPCAP_API_KEY, ...env } = process.env;
-    const child = fork(workerScript, [], { stdio: [stdin, 'inherit', 'inherit', 'ipc', ...inherited, ...frameNumbers], env, detached: true });
+    const child = fork(workerScript, [], { stdio: [stdin, 'inherit', 'inherit', 'ipc', ...inherited, ...notes], env, detached: true });
     // The child has its own copies.
     if (typeof stdin === 'number') closeFd(stdin);
-    for (const fd of frameNumbers) closeFd(fd);
+    for (const fd of notes) closeFd(fd);
     child.on('error', () => {}); // an exit follows
     child.send({ type: 'setup', options: this.options.dissect, output: this.options.output } satisfies ToWorker);
     const p = new DissectingProcess(child, stream, stream ? 4 + inherited.length : undefined);
