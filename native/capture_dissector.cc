@@ -10,13 +10,12 @@
 #include <epan/dfilter/dfilter.h>
 #include <epan/epan_dissect.h>
 #include <epan/frame_data.h>
-#include <epan/tvbuff.h>
 #include <wiretap/wtap.h>
-#include <wsutil/buffer.h>
 
 #include "capture_parts.h"
 #include "json_text.h"
 #include "frame_note.h"
+#include "wireshark_compat.h"
 
 // epan leaves this struct to the application: it answers epan's questions
 // about other frames (time references) and about capture interfaces.
@@ -82,8 +81,8 @@ const char *provider_interface_description(packet_provider_data *prov, guint32 i
   return provider_interface_option(prov, interface_id, OPT_IDB_DESCRIPTION);
 }
 
-const packet_provider_funcs kProviderFuncs = {provider_frame_ts, provider_interface_name,
-                                              provider_interface_description, nullptr};
+const packet_provider_funcs kProviderFuncs =
+    ws_compat::provider_funcs<provider_frame_ts, provider_interface_name, provider_interface_description>();
 
 // The notes a live stream's records carry beside it, read in chunks.
 class FrameNotes {
@@ -150,8 +149,7 @@ struct CaptureDissector::State {
   epan_t *session = nullptr;
   epan_dissect_t *edt = nullptr;
   dfilter_t *filter = nullptr;
-  wtap_rec rec;
-  Buffer buf;
+  ws_compat::Record record;
   uint64_t records = 0;            // read so far; of a file, also the frame number of the last one
   std::unique_ptr<FrameNotes> frame_notes;  // a live stream's
   uint64_t records_in_session = 0;
@@ -165,16 +163,12 @@ struct CaptureDissector::State {
 
   explicit State(const CaptureOptions &o) : options(o), writer(LayerWriter::for_engine(o.max_bytes)) {
     if (o.frame_notes_fd >= 0) frame_notes = std::make_unique<FrameNotes>(o.frame_notes_fd);
-    wtap_rec_init(&rec);
-    ws_buffer_init(&buf, 1514);
   }
 
   ~State() {
     close_session();
     if (filter) dfilter_free(filter);
     if (wth) wtap_close(wth);
-    wtap_rec_cleanup(&rec);
-    ws_buffer_free(&buf);
   }
 
   void open_session() {
@@ -196,12 +190,10 @@ struct CaptureDissector::State {
 
   bool compile_filter(CaptureError &error) {
     if (options.display_filter.empty()) return true;
-    gchar *err_msg = nullptr;
-    if (dfilter_compile(options.display_filter.c_str(), &filter, &err_msg)) return true;
+    std::string message;
+    if (ws_compat::compile_filter(options.display_filter.c_str(), &filter, message)) return true;
     error.code = ErrorCode::kBadFilter;
-    error.message = std::string("invalid display filter \"") + options.display_filter + "\": " +
-                    (err_msg ? err_msg : "syntax error");
-    g_free(err_msg);
+    error.message = "invalid display filter \"" + options.display_filter + "\": " + message;
     return false;
   }
 
@@ -263,11 +255,11 @@ std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &o
   // Resuming after the previous process was recycled: skip what it finished.
   gint64 offset;
   while (state->records < options.skip_records) {
-    if (!wtap_read(state->wth, &state->rec, &state->buf, &err, &err_info, &offset)) {
+    if (!state->record.read(state->wth, &err, &err_info, &offset)) {
       if (err) { error = wtap_error(err, err_info, false); return nullptr; }
       break;
     }
-    wtap_rec_reset(&state->rec);
+    state->record.reset();
     state->records++;
   }
   return std::unique_ptr<CaptureDissector>(new CaptureDissector(std::move(state)));
@@ -286,7 +278,7 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
   int err = 0;
   gchar *err_info = nullptr;
   gint64 offset = 0;
-  if (!wtap_read(s.wth, &s.rec, &s.buf, &err, &err_info, &offset)) {
+  if (!s.record.read(s.wth, &err, &err_info, &offset)) {
     if (err == 0) return Step::kEnd;
     error = wtap_error(err, err_info, false);
     return Step::kError;
@@ -314,8 +306,8 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
       s.provider.ref = &s.provider.ref_frame;
     }
   }
-  Step step = s.dissect(&s.rec, ws_buffer_start_ptr(&s.buf), offset, batch, number);
-  wtap_rec_reset(&s.rec);
+  Step step = s.dissect(s.record.rec(), s.record.data(), offset, batch, number);
+  s.record.reset();
   return step;
 }
 
@@ -344,9 +336,7 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     s.provider.ref = &s.provider.ref_frame;
   }
   if (s.filter) epan_dissect_prime_with_dfilter(s.edt, s.filter);
-  tvbuff_t *tvb = tvb_new_real_data(data, fd.cap_len,
-                                    fd.pkt_len > (guint32)G_MAXINT ? G_MAXINT : (gint)fd.pkt_len);
-  epan_dissect_run(s.edt, s.file_type_subtype, rec, tvb, &fd, nullptr);
+  ws_compat::dissect(s.edt, s.file_type_subtype, rec, data, &fd);
   bool passed = !s.filter || dfilter_apply_edt(s.filter, s.edt);
 
   if (passed) {
@@ -434,13 +424,11 @@ std::string CaptureDissector::link_type() const {
 
 std::string check_display_filter(const std::string &filter) {
   dfilter_t *compiled = nullptr;
-  gchar *err_msg = nullptr;
-  if (dfilter_compile(filter.c_str(), &compiled, &err_msg)) {
+  std::string message;
+  if (ws_compat::compile_filter(filter.c_str(), &compiled, message)) {
     dfilter_free(compiled);  // null for an empty filter; dfilter_free takes that
     return "";
   }
-  std::string message = err_msg ? err_msg : "syntax error";
-  g_free(err_msg);
   for (char &c : message)
     if (c == '\n' || c == '\r') c = ' ';
   return message;

@@ -9,9 +9,9 @@
 #include <cstring>
 
 #include <wiretap/wtap.h>
-#include <wsutil/buffer.h>
 
 #include "capture_dissector.h"
+#include "wireshark_compat.h"
 
 namespace {
 
@@ -41,14 +41,11 @@ bool plan_capture_parts(const std::string &path, uint64_t every, CapturePlan &pl
   } else if (!splittable_format(plan.file_type)) {
     plan.whole_reason = "its format (" + plan.file_type + ") is read whole";
   } else {
-    wtap_rec rec;
-    Buffer buf;
-    wtap_rec_init(&rec);
-    ws_buffer_init(&buf, 1514);
+    ws_compat::Record record;
     gint64 offset = 0;
     guint interfaces = 0;
-    while (wtap_read(wth, &rec, &buf, &err, &err_info, &offset)) {
-      wtap_rec_reset(&rec);
+    while (record.read(wth, &err, &err_info, &offset)) {
+      record.reset();
       if (plan.records == 0) {
         plan.header_bytes = (uint64_t)offset;
         interfaces = interface_count(wth);
@@ -58,8 +55,6 @@ bool plan_capture_parts(const std::string &path, uint64_t every, CapturePlan &pl
       plan.records++;
     }
     g_free(err_info);  // a read error ends the plan; the last part meets it again
-    wtap_rec_cleanup(&rec);
-    ws_buffer_free(&buf);
     // A part's stream carries only what precedes the first packet: interfaces
     // or sections described later would be missing from it.
     if (plan.records && (interface_count(wth) != interfaces || wtap_file_get_num_shbs(wth) != 1))

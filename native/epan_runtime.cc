@@ -30,18 +30,9 @@ void warn(const char *kind, const char *fmt, va_list ap) {
 }
 void vfailure(const char *fmt, va_list ap) { warn("error", fmt, ap); }
 void vwarning(const char *fmt, va_list ap) { warn("warning", fmt, ap); }
-void open_failure(const char *name, int err, gboolean) { fprintf(stderr, "espcap: wireshark: cannot open %s: %s\n", name, g_strerror(err)); }
-void read_failure(const char *name, int err) { fprintf(stderr, "espcap: wireshark: cannot read %s: %s\n", name, g_strerror(err)); }
-void write_failure(const char *name, int err) { fprintf(stderr, "espcap: wireshark: cannot write %s: %s\n", name, g_strerror(err)); }
-void cfile_open_failure(const char *name, int err, gchar *info) { fprintf(stderr, "espcap: wireshark: cannot open %s: %s\n", name, wtap_strerror(err)); g_free(info); }
-void cfile_dump_open_failure(const char *, int, gchar *info, int) { g_free(info); }
-void cfile_read_failure(const char *name, int err, gchar *info) { fprintf(stderr, "espcap: wireshark: cannot read %s: %s\n", name ? name : "capture", wtap_strerror(err)); g_free(info); }
-void cfile_write_failure(const char *, const char *, int, gchar *info, guint32, int) { g_free(info); }
-void cfile_close_failure(const char *, int, gchar *info) { g_free(info); }
-
-const report_message_routines kReportRoutines = {
-    vfailure, vwarning, open_failure, read_failure, write_failure, cfile_open_failure,
-    cfile_dump_open_failure, cfile_read_failure, cfile_write_failure, cfile_close_failure};
+void file_problem(const char *what, const char *file, const char *error) {
+  fprintf(stderr, "espcap: wireshark: cannot %s %s: %s\n", what, file, error);
+}
 
 std::string registry_cell(const char *s) {
   std::string out = s ? s : "";
@@ -53,16 +44,16 @@ std::string registry_cell(const char *s) {
 }  // namespace
 
 bool runtime_init(const RuntimeOptions &options, std::string &error) {
-  ws_log_init("espcap", NULL);
+  ws_compat::log_init("espcap");
   // Dissector bugs and similar warnings already show in the packet itself
   // (_ws.malformed, expert items); printing each would flood the terminal.
   // WIRESHARK_LOG_LEVEL still overrides, as in every Wireshark tool.
   if (!g_getenv("WIRESHARK_LOG_LEVEL")) ws_log_set_level(LOG_LEVEL_CRITICAL);
   init_process_policies();
-  char *config_err = configuration_init("espcap", NULL);
+  char *config_err = ws_compat::configuration_init("espcap");
   if (config_err) g_free(config_err);  // only the program directory could not be found: harmless
   if (!options.config_dir.empty()) set_persconffile_dir(options.config_dir.c_str());
-  init_report_message("espcap", &kReportRoutines);
+  ws_compat::init_report_message("espcap", {vfailure, vwarning, file_problem});
   timestamp_set_type(TS_RELATIVE);
   timestamp_set_precision(TS_PREC_AUTO);
   timestamp_set_seconds_type(TS_SECONDS_DEFAULT);

@@ -4,7 +4,7 @@
 
 #include <wiretap/pcap-encap.h>
 #include <wiretap/wtap.h>
-#include <wsutil/buffer.h>
+#include "wireshark_compat.h"
 
 namespace {
 
@@ -42,18 +42,16 @@ FrameReader::~FrameReader() {
 }
 
 bool FrameReader::read(const std::vector<uint64_t> &frames, std::vector<RawFrame> &out, CaptureError &error) {
-  wtap_rec rec;
-  Buffer buf;
-  wtap_rec_init(&rec);
-  ws_buffer_init(&buf, 1514);
+  ws_compat::Record record;
+  const wtap_rec &rec = *record.rec();
   bool ok = true;
   for (uint64_t wanted : frames) {
     while (!at_end_ && position_ < wanted) {
       int err = 0;
       gchar *err_info = nullptr;
       gint64 offset = 0;
-      wtap_rec_reset(&rec);
-      if (!wtap_read(wth_, &rec, &buf, &err, &err_info, &offset)) {
+      record.reset();
+      if (!record.read(wth_, &err, &err_info, &offset)) {
         at_end_ = true;
         if (err) {
           error = wtap_error(err, err_info, false);
@@ -75,7 +73,7 @@ bool FrameReader::read(const std::vector<uint64_t> &frames, std::vector<RawFrame
     } else {
       const auto &h = rec.rec_header.packet_header;
       f.length = h.len;
-      f.data.assign((const char *)ws_buffer_start_ptr(&buf), h.caplen);
+      f.data.assign((const char *)record.data(), h.caplen);
       f.link_type = pcap_link_type_of(h.pkt_encap);
       // A pseudo-header wiretap took out of the stored bytes cannot be put back by copying them.
       if (f.link_type < 0 || wtap_encap_requires_phdr(h.pkt_encap)) {
@@ -85,7 +83,5 @@ bool FrameReader::read(const std::vector<uint64_t> &frames, std::vector<RawFrame
     }
     out.push_back(std::move(f));
   }
-  wtap_rec_cleanup(&rec);
-  ws_buffer_free(&buf);
   return ok;
 }

@@ -95,12 +95,17 @@ std::unique_ptr<LiveCapture> LiveCapture::open(const LiveOptions &options, LiveE
       error = {ErrorCode::kCaptureError, std::string("cannot capture on ") + options.interface + ": " + errbuf};
       return nullptr;
     }
-    pcap_set_snaplen(p, options.snaplen);
-    pcap_set_promisc(p, options.promisc ? 1 : 0);
-    pcap_set_buffer_size(p, options.buffer_bytes);
     // pcap_dispatch returns at least every 100 ms, so stop and the statistics are timely.
-    pcap_set_timeout(p, 100);
-    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);  // falls back to microseconds where unsupported
+    // These fail only on a handle already activated (libpcap 1.11 warns when unchecked).
+    if (pcap_set_snaplen(p, options.snaplen) != 0 || pcap_set_promisc(p, options.promisc ? 1 : 0) != 0 ||
+        pcap_set_buffer_size(p, options.buffer_bytes) != 0 || pcap_set_timeout(p, 100) != 0) {
+      error = {ErrorCode::kCaptureError, std::string("cannot set up the capture on ") + options.interface + ": " + pcap_geterr(p)};
+      pcap_close(p);
+      return nullptr;
+    }
+    if (pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO) != 0) {
+      // not supported here: microseconds, which pcap gives by default
+    }
     int status = pcap_activate(p);
     if (status < 0) {
       std::string detail = pcap_geterr(p);

@@ -17,7 +17,27 @@ const target = path.join(root, 'build', 'Release', 'espcap.node');
 const prebuiltDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 const prebuilt = path.join(prebuiltDir, 'espcap.node');
 
+// The libwireshark release series espcap builds against (native/wireshark_compat.h; CMakeLists.txt checks the same).
+const SUPPORTED_RELEASES = ['4.0', '4.2', '4.4', '4.6'];
+
+/** Why the libwireshark installed here cannot be built against, in one line, or null if it can. */
+function unsupportedWireshark(env = process.env) {
+  const r = spawnSync('pkg-config', ['--modversion', 'wireshark'], { encoding: 'utf8', env });
+  if (r.error) return 'pkg-config is missing: install it (Debian/Ubuntu: pkg-config), then libwireshark-dev';
+  const version = r.status === 0 ? r.stdout.trim() : '';
+  if (!version)
+    return 'libwireshark development files not found by pkg-config: install libwireshark-dev, libwiretap-dev and libglib2.0-dev (Debian/Ubuntu; scripts/install-deps.sh installs them)';
+  if (!SUPPORTED_RELEASES.includes(version.split('.').slice(0, 2).join('.')))
+    return `libwireshark ${version} is not supported: espcap builds against libwireshark ${SUPPORTED_RELEASES.join(', ')}`;
+  return null;
+}
+
 function buildFromSource() {
+  const unsupported = unsupportedWireshark();
+  if (unsupported) {
+    console.error(`espcap: ${unsupported}`);
+    process.exit(1);
+  }
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const result = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build'], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) {
@@ -66,7 +86,7 @@ function install() {
   buildFromSource();
 }
 
-module.exports = { nodeGypEnv };
+module.exports = { nodeGypEnv, unsupportedWireshark };
 if (require.main === module) {
   if (process.argv[2] === 'build') buildFromSource();
   else install();

@@ -44,5 +44,19 @@ test('npm run build in a fresh copy leaves a working npx espcap', { timeout: 600
   const lines = documents.trim().split('\n');
   assert.equal(lines.length, 108);
   assert.equal(JSON.parse(lines[0]).layers.dns.qry_name, 'clients6.google.com');
-  assert.match(run('npx', ['--no-install', 'espcap', '--version'], dir), /^espcap \d+\.\d+\.\d+ \(libwireshark 4\.0\.\d+\)\n$/);
+  assert.match(run('npx', ['--no-install', 'espcap', '--version'], dir), /^espcap \d+\.\d+\.\d+ \(libwireshark 4\.(0|2|4|6)\.\d+\)\n$/);
+});
+
+test('a libwireshark release espcap does not build against: one line at install time naming the supported ones, exit 1', () => {
+  // A stand-in: pkg-config told of a release that does not exist yet (no other release can be installed here beside 4.0).
+  const pcDir = tempDir('future-wireshark');
+  const real = spawnSync('pkg-config', ['--variable=pcfiledir', 'wireshark'], { encoding: 'utf8' }).stdout.trim();
+  fs.writeFileSync(path.join(pcDir, 'wireshark.pc'), fs.readFileSync(path.join(real, 'wireshark.pc'), 'utf8').replace(/^Version:.*$/m, 'Version: 4.8.1'));
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'build-addon.js'), 'build'], {
+    env: { ...process.env, PKG_CONFIG_PATH: pcDir },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, 'espcap: libwireshark 4.8.1 is not supported: espcap builds against libwireshark 4.0, 4.2, 4.4, 4.6\n');
+  assert.equal(r.stdout, '', 'nothing built');
 });

@@ -19,6 +19,7 @@
 
 #include "../capture_dissector.h"
 #include "../epan_runtime.h"
+#include "../wireshark_compat.h"
 #include "json_check.h"
 
 namespace {
@@ -101,7 +102,7 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   CaptureError capture_error;
   g_dissector = CaptureDissector::without_file(options, capture_error).release();
   if (!g_dissector) die("no dissector", capture_error.message, "");
-  wtap_rec_init(&g_rec);
+  ws_compat::rec_init(&g_rec);
   return 0;
 }
 
