@@ -82,8 +82,8 @@ function onPath(command) {
 // ---------------------------------------------------------------- building
 
 function build() {
-  const cxx = onPath('clang++-14') ?? onPath('clang++');
-  const missing = 'the sanitizer tools need clang with its sanitizer and libFuzzer runtimes (Debian 12: clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14; scripts/install-deps.sh installs them)';
+  const cxx = llvmTool('clang++');
+  const missing = 'the sanitizer tools need clang with its sanitizer and libFuzzer runtimes (Debian 12: clang-14 libclang-rt-14-dev libfuzzer-14-dev llvm-14, Debian 13: the same of 19; scripts/install-deps.sh installs them)';
   if (!cxx) throw new Failure(`clang++ not found: ${missing}`);
   // Without symbols no leak can be told to be ours.
   if (!symbolizer()) throw new Failure(`llvm-symbolizer not found: ${missing}`);
@@ -100,7 +100,26 @@ function build() {
 }
 
 function symbolizer() {
-  return onPath('llvm-symbolizer-14') ?? onPath('llvm-symbolizer') ?? '';
+  return llvmTool('llvm-symbolizer') ?? '';
+}
+
+/** An LLVM tool: the release's versioned one on the PATH (clang++-14, clang++-19, ...; the newest), else the unversioned name. */
+function llvmTool(name) {
+  const pattern = new RegExp(`^${name.replace(/[+]/g, '\\+')}-(\\d+)$`);
+  let best = null;
+  for (const dir of (process.env.PATH || '').split(':')) {
+    let names = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const m = pattern.exec(n);
+      if (m && (!best || Number(m[1]) > best.version)) best = { version: Number(m[1]), path: path.join(dir, n) };
+    }
+  }
+  return best ? best.path : onPath(name);
 }
 
 // Every report fatal, with stacks; into files, one per process, when reportPrefix is given.

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { corpusDir, corpusEntries, tempDir, testPcaps } from './support/paths';
-import { Doc, espcap, forEachDocument, inParallel, tshark, tsharkFields } from './support/programs';
+import { corpusDir, tempDir, testPcaps } from './support/paths';
+import { Doc, espcap, forEachDocument, inParallel, readableByThisTshark, tshark, tsharkFields } from './support/programs';
 import { fieldValues, ShapeChecker } from './support/documents';
 
 // Common fields of many protocols; each is read from the path the rule gives
@@ -80,18 +80,21 @@ async function dissectAll(inputs: string[], out: string) {
   return { extracted, stderr: run.stderr, status: run.status, shape };
 }
 
-// One espcap run over every readable capture, shared by the tests below.
-const readable = corpusEntries()
-  .filter((e) => e.packets !== null && !e.file.startsWith('bad_'))
-  .map((e) => e.path);
+// One espcap run over every readable capture, shared by the tests below. The
+// manifest says what tshark 4.0 reads; a few of those are damaged to a later
+// release (test/broken-input.test.ts holds espcap to its tshark there).
 const shipped = fs.readdirSync(testPcaps).map((f) => path.join(testPcaps, f));
-const inputs = [...readable, ...shipped];
-let corpusRun: ReturnType<typeof dissectAll> | undefined;
-const dissected = () => (corpusRun ??= dissectAll(inputs, path.join(tempDir('corpus'), 'corpus.ndjson')));
+let corpusRun: Promise<{ inputs: string[] } & Awaited<ReturnType<typeof dissectAll>>> | undefined;
+const dissected = () =>
+  (corpusRun ??= (async () => {
+    const readable = (await readableByThisTshark()).map((e) => e.path);
+    assert.ok(readable.length >= 250, `corpus at ${corpusDir} has ${readable.length} readable captures`);
+    const inputs = [...readable, ...shipped];
+    return { inputs, ...(await dissectAll(inputs, path.join(tempDir('corpus'), 'corpus.ndjson'))) };
+  })());
 
 test('every readable capture: packet count, and every occurrence of 38 common fields at its path equals tshark -T fields', async () => {
-  assert.ok(readable.length >= 250, `corpus at ${corpusDir} has ${readable.length} readable captures`);
-  const { extracted, stderr, status, shape } = await dissected();
+  const { inputs, extracted, stderr, status, shape } = await dissected();
   assert.equal(status, 0, `espcap failed on readable captures:\n${stderr}`);
 
   const mismatches: string[] = [];

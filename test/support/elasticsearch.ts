@@ -70,8 +70,9 @@ export async function tsharkCountsPerIndex(files: string[]): Promise<Map<string,
     lines.pop(); // after the final newline
     for (const line of lines) {
       let millis = 0;
-      const m = /^(.*\d\d:\d\d:\d\d)\.(-?\d+) UTC$/.exec(line);
-      if (m) millis = Date.parse(`${m[1]} UTC`) + Number(m[2]) / 1e6;
+      // "Jul 30, 2015 05:22:10.468623000 UTC" up to 4.4; 4.6 writes ISO 8601, "2015-07-30T05:22:10.468623000+0000".
+      const m = /^(.*\d\d:\d\d:\d\d)\.(-?\d+) UTC$/.exec(line) ?? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(-?\d+)\+0000$/.exec(line);
+      if (m) millis = Date.parse(m[1].includes('T') ? `${m[1]}Z` : `${m[1]} UTC`) + Number(m[2]) / 1e6;
       else assert.equal(line, '', `unexpected frame.time ${line}`);
       const day = new Date(Math.floor(millis)).toISOString().slice(0, 10);
       counts.set(`packets-${day}`, (counts.get(`packets-${day}`) ?? 0) + 1);

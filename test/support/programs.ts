@@ -2,7 +2,7 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
-import { espcapBin } from './paths';
+import { CorpusEntry, corpusEntries, espcapBin } from './paths';
 
 export interface Run {
   status: number | null;
@@ -51,10 +51,13 @@ export function tshark(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     // Times in UTC, whatever the machine's zone.
     execFile('tshark', ['-n', ...args], { maxBuffer: 1 << 30, encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } }, (err, stdout, stderr) => {
-      // tshark exits 2 on a damaged capture after printing its good packets
-      // ('The file "..." appears to be damaged', '... cut short'): that is a
-      // reference. Any other failure (a missing file, a bad filter or field) is not.
-      const damaged = (err as { code?: unknown } | null)?.code === 2 && /tshark: The file ".*"/.test(stderr) && !/doesn't exist/.test(stderr);
+      // tshark exits non-zero on a damaged capture after printing its good
+      // packets ('The file "..." appears to be damaged', '... cut short'): that
+      // is a reference. The code depends on the release (4.0: 2; 4.4: 2, or 3
+      // for a file it cannot open; 4.6: 14 and 3). Any other failure (a
+      // missing file, a bad filter or field) is not.
+      const code = (err as { code?: unknown } | null)?.code;
+      const damaged = typeof code === 'number' && code > 1 && /tshark: The file ".*"/.test(stderr) && !/doesn't exist/.test(stderr);
       if (err && !damaged) reject(new Error(`tshark ${args.join(' ')}: ${stderr.replace(/^Running as user.*\n/, '').trim() || err.message}`));
       else resolve(stdout);
     });
@@ -73,7 +76,29 @@ export async function tsharkFields(file: string, fields: string[], extra: string
   // One line per packet, even when every field is empty; only the final newline ends the list.
   const lines = out.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  return lines.map((line) => line.split('\t').map((cell) => (cell === '' ? [] : cell.split(AGGREGATOR))));
+  const value = tsharkEscapesBackslash() ? unescapeField : (v: string) => v;
+  return lines.map((line) => line.split('\t').map((cell) => (cell === '' ? [] : cell.split(AGGREGATOR).map(value))));
+}
+
+/** The release of the tshark on the PATH, as [major, minor]. */
+let release: [number, number] | undefined;
+export function tsharkRelease(): [number, number] {
+  if (release) return release;
+  const m = /TShark \(Wireshark\) (\d+)\.(\d+)/.exec(spawnSync('tshark', ['--version'], { encoding: 'utf8' }).stdout);
+  if (!m) throw new Error('tshark --version: no release found');
+  return (release = [Number(m[1]), Number(m[2])]);
+}
+
+// tshark -T fields writes control characters as C escapes (\t, \n, ...);
+// from 4.4 on it escapes the backslash too, so its values can be read back.
+function tsharkEscapesBackslash(): boolean {
+  const [major, minor] = tsharkRelease();
+  return major > 4 || (major === 4 && minor >= 4);
+}
+
+const C_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
+function unescapeField(v: string): string {
+  return v.includes('\\') ? v.replace(/\\([bfnrtv\\])/g, (_, c: string) => C_ESCAPES[c]) : v;
 }
 
 /** Runs async jobs with a bounded concurrency. */
@@ -84,3 +109,24 @@ export async function inParallel<T>(items: T[], limit: number, job: (item: T) =>
   });
   await Promise.all(workers);
 }
+
+/**
+ * The corpus captures the manifest calls readable (tshark 4.0 reads them to
+ * the end) that this release's tshark reads too, and those it does not: 4.4
+ * and later refuse pcapng time-stamp resolutions beyond 2^63 or 10^19.
+ */
+export async function corpusByThisTshark(): Promise<{ readable: CorpusEntry[]; refused: CorpusEntry[] }> {
+  const candidates = corpusEntries().filter((e) => e.packets !== null && !e.file.startsWith('bad_'));
+  const refused = new Set<string>();
+  await inParallel(candidates, 2, async (e) => {
+    await new Promise<void>((resolve) =>
+      execFile('tshark', ['-n', '-r', e.path, '-T', 'fields', '-e', 'frame.number'], { maxBuffer: 1 << 30 }, (err) => {
+        if (err) refused.add(e.path);
+        resolve();
+      }),
+    );
+  });
+  return { readable: candidates.filter((e) => !refused.has(e.path)), refused: candidates.filter((e) => refused.has(e.path)) };
+}
+
+export const readableByThisTshark = async (): Promise<CorpusEntry[]> => (await corpusByThisTshark()).readable;
