@@ -87,7 +87,7 @@ const shipped = fs.readdirSync(testPcaps).map((f) => path.join(testPcaps, f));
 let corpusRun: Promise<{ inputs: string[] } & Awaited<ReturnType<typeof dissectAll>>> | undefined;
 const dissected = () =>
   (corpusRun ??= (async () => {
-    const readable = (await readableByThisTshark()).map((e) => e.path);
+    const readable = readableByThisTshark().map((e) => e.path);
     assert.ok(readable.length >= 250, `corpus at ${corpusDir} has ${readable.length} readable captures`);
     const inputs = [...readable, ...shipped];
     return { inputs, ...(await dissectAll(inputs, path.join(tempDir('corpus'), 'corpus.ndjson'))) };

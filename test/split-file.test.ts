@@ -19,7 +19,7 @@ test('the plan of every pcap and pcapng capture of the corpus counts the packets
   const manifest = fs.readFileSync(path.join(corpusDir, 'MANIFEST.tsv'), 'utf8').trim().split('\n').slice(1);
   const formats = new Map(manifest.map((line) => [line.split('\t')[0], line.split('\t')[6]]));
   let planned = 0;
-  for (const entry of await readableByThisTshark()) {
+  for (const entry of readableByThisTshark()) {
     const format = formats.get(entry.file);
     const plan = await planParts(entry.path, 100);
     if (plan.fileType === 'mime') {
