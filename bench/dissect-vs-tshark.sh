@@ -59,5 +59,5 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
   done
   echo
   echo "espcap --output - reaches $(awk -v a="${secs[espcap_ndjson]}" -v b="${secs[espcap_dissect_only]}" 'BEGIN { printf "%.0f", 100 * b / a }')% of its own full-tree dissection rate."
-  echo "capture: $(basename "$capture"), $packets packets; $(nproc) cores; $(date -u +%Y-%m-%d)"
+  echo "capture: $(basename "$capture"), $packets packets; $($espcap --version), $(tshark --version | head -1 | sed 's/ (Git.*//; s/\.$//'); $(nproc) cores; $(date -u +%Y-%m-%d)"
 }

@@ -8,8 +8,11 @@
 #   2. the fixed cost per file: N one-packet captures (copies of one DNS
 #      packet, shifted in time), espcap --dir with 1 worker: seconds per file,
 #      with the dissecting process recycled as usual and with recycling off;
-#   3. where that cost goes (perf, if installed): the share of espcap's CPU
-#      samples inside epan_new, libwireshark's session start.
+#   3. memory per session: the peak RSS of the dissecting process after N
+#      one-packet files without recycling, against after one file (each file
+#      is a new epan session; libwireshark 4.0 keeps ~11 MB of each);
+#   4. where the fixed cost goes (perf, if installed): the share of espcap's
+#      CPU samples inside epan_new, libwireshark's session start.
 # Documents go to a file; a run that writes other than one document per
 # packet fails the benchmark.
 #
@@ -63,12 +66,20 @@ editcap -r test_pcaps/test_dns.pcap "$work/one.pcap" 1
 for i in $(seq "$tiny_count"); do editcap -t "$i" "$work/one.pcap" "$work/tiny/$(printf %05d "$i").pcap"; done
 read -r s_tiny d_tiny < <(espcap_dir "$work/tiny" --workers 1)
 restarts=$(sed -n 's/.*restarted \([0-9]*\) time.*/\1/p' "$work/stderr")
+restarts=${restarts:-0}
 read -r s_tiny_kept d_tiny_kept < <(espcap_dir "$work/tiny" --workers 1 --worker-max-rss 1048576)
 for d in "$d_tiny" "$d_tiny_kept"; do
   [ "$d" = "$tiny_count" ] || { echo "small-files: $d documents from $tiny_count one-packet files" >&2; exit 1; }
 done
 
-# 3. Where it goes.
+# 3. Memory per session: GNU time's peak is that of the largest process, the dissecting one.
+peak_kb() { /usr/bin/time -f %M $espcap --dir "$1" --workers 1 --worker-max-rss 1048576 --output /dev/null --quiet 2>&1 >/dev/null | tail -1; }
+mkdir -p "$work/one" && cp "$work/tiny/00001.pcap" "$work/one/"
+peak_one=$(peak_kb "$work/one")
+peak_all=$(peak_kb "$work/tiny")
+per_session=$(awk -v a="$peak_all" -v b="$peak_one" -v n="$tiny_count" 'BEGIN { printf "%.2f", (a - b) / 1024 / (n - 1) }')
+
+# 4. Where it goes.
 epan_share="(perf not installed)"
 if command -v perf > /dev/null; then
   perf record -q -o "$work/perf.data" --call-graph dwarf,16384 -F 499 -- \
@@ -90,6 +101,7 @@ ms() { awk -v s="$1" -v n="$2" 'BEGIN { printf "%.1f", 1000 * s / n }'; }
   echo "Whole corpus: $nfiles files, $d_e1 packets written by each run. espcap is $(awk -v a="$s_t1" -v b="$s_e1" 'BEGIN { printf "%.1f", a / b }')x tshark one at a time, $(awk -v a="$s_t2" -v b="$s_e2" 'BEGIN { printf "%.1f", a / b }')x with $cores at a time."
   echo
   echo "Fixed cost per file ($tiny_count one-packet files, 1 worker): $(ms "$s_tiny" "$tiny_count") ms with the dissecting process recycled as usual ($restarts restarts, at --worker-max-rss 400), $(ms "$s_tiny_kept" "$tiny_count") ms without recycling."
+  echo "Memory per session: the dissecting process peaks at $((peak_one / 1024)) MB after one file and $((peak_all / 1024)) MB after $tiny_count without recycling: $per_session MB kept per session."
   echo "Share of espcap's CPU samples inside epan_new (the session start each file needs): $epan_share."
-  echo "$(date -u +%Y-%m-%d), $cores cores"
+  echo "$($espcap --version), $(tshark --version | head -1 | sed "s/ (Git.*//; s/\\.$//"); $(date -u +%Y-%m-%d), $cores cores"
 }
