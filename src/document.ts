@@ -122,20 +122,30 @@ export function captureFields(context: CaptureContext): string {
 export class DocumentBuilder {
   constructor(readonly context: CaptureContext) {}
 
+  /** The documents of a whole batch as NDJSON bytes, as the engine wrote them. */
+  ndjson(view: BatchView): Buffer {
+    return view.batch.text;
+  }
+
   /**
-   * The documents of a whole batch as NDJSON bytes: the engine's text as it
-   * is, or, with `eachLine` (which may write something before each document,
-   * an action line), a copy with those lines in between.
+   * The documents of a whole batch, each preceded by the ASCII line
+   * `lineBefore(i)` gives (an action line): the bytes, sized from what they
+   * hold, and where each packet's pair starts (`starts[count]` is the end).
    */
-  ndjson(view: BatchView, eachLine?: (i: number, out: Buffer, at: number) => number): Buffer {
+  withLines(view: BatchView, lineBefore: (i: number) => string): { bytes: Buffer; starts: number[] } {
     const { text, count } = view.batch;
-    if (!eachLine) return text;
-    const out = Buffer.allocUnsafe(text.length + count * 200);
+    const lines: string[] = new Array(count);
+    let size = text.length;
+    for (let i = 0; i < count; i++) size += (lines[i] = lineBefore(i)).length;
+    const bytes = Buffer.allocUnsafe(size);
+    const starts: number[] = new Array(count + 1);
     let at = 0;
     for (let i = 0; i < count; i++) {
-      at = eachLine(i, out, at);
-      at += text.copy(out, at, view.lineStart(i), view.lineEnd(i));
+      starts[i] = at;
+      at += bytes.latin1Write(lines[i], at);
+      at += text.copy(bytes, at, view.lineStart(i), view.lineEnd(i));
     }
-    return out.subarray(0, at);
+    starts[count] = at;
+    return { bytes: bytes.subarray(0, at), starts };
   }
 }

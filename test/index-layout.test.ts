@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MAX_INDEX_PREFIX } from '../src/cli/args';
 import { indexName } from '../src/elasticsearch/mapping';
 import { tempDir, testPcaps } from './support/paths';
 import { espcap, parseNdjson } from './support/programs';
@@ -69,6 +70,24 @@ for (const period of ['week', 'month', 'year'] as const) {
     for (const index of expected.keys()) await es('DELETE', `/${index}`);
   });
 }
+
+test('the longest --index-prefix (244 characters: 255-byte daily index names): every packet indexed, nothing dead-lettered; one more: one line, exit 2', { timeout: 300_000 }, async () => {
+  await resetCluster();
+  const prefix = 'p'.repeat(MAX_INDEX_PREFIX);
+  const deadLetter = path.join(tempDir('dl'), 'dead.ndjson');
+  const run = espcap(['--dir', testPcaps, '--node', esUrl(), '--index-prefix', prefix, '--dead-letter', deadLetter, '--quiet']);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(fs.existsSync(deadLetter) ? fs.readFileSync(deadLetter, 'utf8') : '', '', 'nothing dead-lettered');
+  const expected = new Map([...(await expectedFor('day', prefix))].sort());
+  assert.ok([...expected.keys()].every((index) => Buffer.byteLength(index) === 255));
+  assert.deepEqual(await countsOf(`${prefix}-*`), expected);
+  await es('DELETE', `/_index_template/espcap-${prefix}`);
+  for (const index of expected.keys()) await es('DELETE', `/${index}`);
+
+  const tooLong = espcap(['--dir', testPcaps, '--node', esUrl(), '--index-prefix', prefix + 'p']);
+  assert.equal(tooLong.status, 2);
+  assert.equal(tooLong.stderr, `espcap: --index-prefix may have at most ${MAX_INDEX_PREFIX} characters (index names are at most 255 bytes), got ${MAX_INDEX_PREFIX + 1}\n`);
+});
 
 test('indices a single node can hold: no replica left unassigned (green), --shards primaries, stored with best_compression', { timeout: 300_000 }, async () => {
   await resetCluster();

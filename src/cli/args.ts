@@ -98,10 +98,18 @@ function oneOf<T extends string>(flag: string, words: readonly T[]) {
   };
 }
 
+/**
+ * The longest index prefix: Elasticsearch's index names are at most 255 bytes,
+ * and the longest period espcap appends is a day, "-YYYY-MM-DD".
+ */
+export const MAX_INDEX_PREFIX = 255 - '-YYYY-MM-DD'.length;
+
 /** The start of an Elasticsearch index name: lower case, no characters Elasticsearch refuses or reads as a pattern. */
 function indexPrefix(value: string): string {
-  if (!/^[a-z0-9][a-z0-9._-]{0,199}$/.test(value))
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(value))
     throw new InvalidArgumentError(`--index-prefix must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, got "${value}"`);
+  if (value.length > MAX_INDEX_PREFIX)
+    throw new InvalidArgumentError(`--index-prefix may have at most ${MAX_INDEX_PREFIX} characters (index names are at most 255 bytes), got ${value.length}`);
   return value;
 }
 

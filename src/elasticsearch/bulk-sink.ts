@@ -142,18 +142,15 @@ export class ElasticsearchSink implements PacketSink {
     const captureId = documents.context.id;
     if (!captureId) throw new Error('documents without a capture id cannot be indexed');
     // One buffer for the whole batch: action line + document per packet.
-    const starts: number[] = [];
     const ids: string[] = [];
     const indices: string[] = [];
-    const bytes = documents.ndjson(view, (i, out, at) => {
+    const { bytes, starts } = documents.withLines(view, (i) => {
       const index = this.indexOf(view.day(i));
       const id = `${captureId}-${view.meta(i, Meta.FrameNumber)}`;
-      starts.push(at);
       ids.push(id);
       indices.push(index);
-      return at + out.latin1Write(`{"create":{"_index":"${index}","_id":"${id}"}}\n`, at);
+      return `{"create":{"_index":"${index}","_id":"${id}"}}\n`;
     });
-    starts.push(bytes.length);
     let capture = this.tallies.get(documents);
     if (!capture) this.tallies.set(documents, (capture = new CaptureTally()));
     capture.outstanding += view.count;
