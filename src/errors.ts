@@ -14,3 +14,12 @@ export class EspcapError extends Error {
 export function writeFailure(err: unknown): string {
   return (err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'no space left on device' : (err as Error).message;
 }
+
+/**
+ * A message as one line, whatever the user typed into it: control characters
+ * (a tab or a newline inside a display filter, say) are written as escapes.
+ */
+export function oneLine(message: string): string {
+  const names: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => names[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -43,6 +43,8 @@ const usageErrors: [string, string[], RegExp][] = [
   ['an empty dead-letter name', ['--file', httpPcap, '--node', 'localhost:9200', '--dead-letter', ''], /^espcap: --dead-letter needs a value$/],
   ['a directory given to --file', ['--file', testPcaps], /^espcap: --file .*test_pcaps is a directory: use --dir to read the captures in it$/],
   ['an invalid display filter', ['--file', httpPcap, '--filter', 'tcp.port ==== 80'], /^espcap: invalid display filter "tcp.port ==== 80": /],
+  ['a display filter with control characters, shown escaped', ['--node', 'http://127.0.0.1:1', '--query', '\ttcp.stream \r\n== 1 and'], /^espcap: --query: invalid display filter "\\ttcp\.stream \\r\\n== 1 and": /],
+  ['an index prefix longer than an index name allows', ['--file', httpPcap, '--node', 'localhost:9200', '--index-prefix', 'p'.repeat(245)], /^espcap: --index-prefix may have at most 244 characters \(index names are at most 255 bytes\), got 245$/],
   ['a capture filter for a file', ['--file', httpPcap, '--bpf', 'port 80'], /^espcap: --bpf filters live capture \(--nic\); .*--filter$/],
   ['--output and --node together', ['--file', httpPcap, '--output', '-', '--node', 'localhost:9200'], /^espcap: give either --output or --node, not both$/],
   ['a malformed --node', ['--file', httpPcap, '--node', 'http://[bad'], /^espcap: --node: "http:\/\/\[bad" is not a host:port or URL$/],

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dissectOptions, Options, parseCommandLine } from './args';
 import { captureId } from '../capture-id';
-import { EspcapError, UsageError } from '../errors';
+import { EspcapError, oneLine, UsageError } from '../errors';
 import { prepareOutput } from '../outputs';
 import type { ElasticsearchChoice } from '../outputs/elasticsearch';
 import type { PreparedOutput } from '../outputs/output';
@@ -206,10 +206,10 @@ export function main(argv: string[]): void {
     },
     (err) => {
       if (err instanceof UsageError) {
-        warn(`${err.message}`);
+        warn(oneLine(err.message));
         process.exitCode = 2;
       } else if (err instanceof EspcapError) {
-        warn(err.message);
+        warn(oneLine(err.message));
         process.exitCode = 1;
       } else {
         process.stderr.write(`espcap: internal error: ${(err as Error).stack}\n`);
