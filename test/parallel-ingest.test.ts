@@ -198,3 +198,18 @@ test('progress line: files, packets, rates and ETA from what was read', () => {
   progress.stop();
   assert.equal(line, 'files 2/10 (1 failed)  packets 1,000  500/s  bytes 2.0 MB/10.0 MB  1.0 MB/s  ETA 8s');
 });
+
+test('searchable at exit: with 2 workers and processes replaced for memory, a search started as espcap exits counts every document, without a refresh of its own', { timeout: 600_000 }, async () => {
+  await resetCluster();
+  // Many files, and a memory limit low enough that dissecting processes are replaced mid-run.
+  const dir = tempDir('at-exit');
+  const files = fs.readdirSync(corpusDir).filter((f) => /\.pcap(ng)?$/.test(f) && !f.startsWith('bad_')).slice(0, 120);
+  for (const f of files) fs.copyFileSync(path.join(corpusDir, f), path.join(dir, f));
+  const run = espcap(['--dir', dir, '--node', esUrl(), '--workers', '2', '--worker-max-rss', '150', '--session-packets', '2000']);
+  const indexed = summary(run.stderr).indexed;
+  assert.ok(indexed > 10000, run.stderr);
+  assert.match(run.stderr, /restarted \d+ time/, 'dissecting processes were replaced');
+  // No refresh here: the indices refresh by themselves only every 30 s.
+  const counted = (await es('GET', '/packets-*/_count')).count;
+  assert.equal(counted, indexed, run.stderr);
+});

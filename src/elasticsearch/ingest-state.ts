@@ -85,11 +85,21 @@ export class IngestState {
     return start !== undefined && start.seqNo === version.seqNo && start.primaryTerm === version.primaryTerm;
   }
 
+  /**
+   * Refreshes the packet indices: every document indexed so far becomes
+   * visible to searches. `retry: false` makes one attempt (at the end of a
+   * run, when a cluster that is away has been reported already).
+   */
+  async makeSearchable({ retry = true } = {}): Promise<void> {
+    const refresh = () => this.client.indices.refresh({ index: this.packetIndices, allow_no_indices: true, ignore_unavailable: true }, retry ? {} : { maxRetries: 0 });
+    await (retry ? this.retrying(refresh) : refresh());
+  }
+
   /** The capture ids among `captureIds` whose packets are all indexed (by an unfiltered run, or one with this run's filter). */
   async finished(captureIds: string[]): Promise<Set<string>> {
     const done = new Set<string>();
     // What a refreshed search would count must include documents still in the indexing buffer.
-    await this.retrying(() => this.client.indices.refresh({ index: this.packetIndices, allow_no_indices: true, ignore_unavailable: true }));
+    await this.makeSearchable();
     for (let i = 0; i < captureIds.length; i += CHUNK) {
       const ids = captureIds.slice(i, i + CHUNK);
       const wanted = new Map<string, string>(); // state id -> capture id

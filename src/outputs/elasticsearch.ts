@@ -177,6 +177,11 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
 
     async close() {
       await Promise.all(recording);
+      // Searchable at exit, always: each dissecting process refreshes the
+      // indices it wrote when it ends, but one replaced or killed mid-run
+      // does not, and its documents would wait for the refresh interval.
+      // One attempt: a cluster that is away has been reported already.
+      await state.makeSearchable({ retry: false }).catch(() => {});
       await claims?.close(); // what this process did not finish, another may take at once
       await stateClient.close();
     },
