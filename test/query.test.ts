@@ -140,6 +140,7 @@ test('a filter Wireshark rejects gets its message, one that espcap cannot transl
     ['dns.qry.name matches "a(?=b)"', /^espcap: --query: the regular expression construct \(\?\.\.\.\) in "a\(\?=b\)" cannot be translated/],
     ['tcp.len + 1 > 3', /cannot be translated/],
     ['udp.payload contains 6b:b3', /^espcap: --query: the byte field udp\.payload \(left out of documents when longer than --max-bytes, so not found exactly\) cannot be translated/],
+    ['udp.srcport > -12', /^espcap: --query: the value -12 for udp\.srcport \(a negative number for an unsigned field\) cannot be translated/],
   ];
   for (const [filter, message] of cases) {
     const run = query(['--query', filter]);
