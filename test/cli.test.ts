@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
 import { espcap, espcapAsync, parseNdjson, tshark } from './support/programs';
+import { wiresharkVersion } from '../src/engine/engine';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap');
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
@@ -82,6 +83,22 @@ for (const [what, args, pattern] of runtimeErrors) {
     oneLineError(run.stderr, pattern);
   });
 }
+
+test('a display filter libwireshark 4.0 crashes on while compiling it: one line, exit 2, espcap survives (4.4 and 4.6 take it)', () => {
+  const crashing = "tcp.dstport <= 'P' < tcp.srcport"; // a double free in 4.0, in tshark -Y too
+  const crashes = wiresharkVersion().startsWith('4.0.');
+  for (const args of [
+    ['--file', httpPcap, '--filter', crashing, '--output', '-', '--quiet'],
+    ['--node', 'http://127.0.0.1:1', '--query', crashing],
+  ]) {
+    const run = espcap(args);
+    assert.notEqual(run.status, null, 'espcap itself was not killed');
+    if (!crashes) continue;
+    assert.equal(run.status, 2, run.stderr);
+    oneLineError(run.stderr, /^espcap: (--query: )?invalid display filter "tcp\.dstport <= 'P' < tcp\.srcport": libwireshark crashed compiling it \(SIGABRT\)$/);
+    assert.equal(run.stdout, '');
+  }
+});
 
 test('paths with spaces and non-ASCII letters work for --file, --dir and --output, and name the file in the documents', () => {
   const dir = path.join(tempDir('unicode'), 'captures of the day ü 日本');

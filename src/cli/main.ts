@@ -184,6 +184,12 @@ async function run(argv: string[]): Promise<number> {
   if (commandLine.mode.kind === 'version') return printVersion();
   const options = commandLine as Options;
   const mode = options.mode;
+  if (options.filter) {
+    // Checked where only a disposable process dies: a filter libwireshark
+    // crashes on would otherwise kill every dissecting process.
+    const problem = await (await import('../engine/engine')).checkDisplayFilter(options.filter);
+    if (problem) throw new UsageError(`invalid display filter "${options.filter}": ${problem}`);
+  }
   switch (mode.kind) {
     case 'files':
       checkNotDirectories(mode.files);

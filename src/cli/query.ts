@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { ElasticsearchChoice } from '../outputs/elasticsearch';
 import type { QueryMode } from './args';
 import { EspcapError, UsageError } from '../errors';
-import { documentContract, fieldRegistry, initEngine, loadAddon } from '../engine/engine';
+import { checkDisplayFilter, documentContract, fieldRegistry, initEngine } from '../engine/engine';
 import { clusterOptions, checkCluster, createClient, describeError } from '../elasticsearch/cluster';
 import { indexPattern } from '../elasticsearch/mapping';
 import { parseDisplayFilter, UntranslatableFilter } from '../search/display-filter';
@@ -25,9 +25,9 @@ function warn(message: string): void {
 
 /** The display filter checked by epan, then translated; a UsageError (exit 2) names what is wrong or untranslatable. */
 export async function translateDisplayFilter(filter: string): Promise<EsQuery> {
-  await initEngine();
-  const problem = await loadAddon().checkFilter(filter);
+  const problem = await checkDisplayFilter(filter);
   if (problem) throw new UsageError(`--query: invalid display filter "${filter}": ${problem}`);
+  await initEngine();
   const valueKinds = (await documentContract()).valueKinds;
   const registered = new Map<string, { layer: string; key: string; kinds: Set<ValueKind>; protocol: boolean }>();
   // Only the names the filter uses (and what they expand to) are looked up.

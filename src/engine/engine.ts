@@ -1,5 +1,6 @@
 // The dissection engine: a typed wrapper over the native addon. One epan
 // session per process, on the addon's own thread; JavaScript pulls batches.
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type {
   NativeAddon,
@@ -84,6 +85,30 @@ export function loadAddon(): NativeAddon {
 export function initEngine(): Promise<{ version: string }> {
   ready ??= loadAddon().init({ configDir: path.join(packageRoot, 'native', 'wireshark-config') });
   return ready;
+}
+
+/**
+ * libwireshark's verdict on a display filter: '' when it is valid, else its
+ * message. Asked in a disposable process (check-filter-child.ts): some
+ * filters crash libwireshark while it compiles them (4.0: tcp.dstport <= 'P'
+ * < tcp.srcport, a double free, in tshark too), and espcap must survive them.
+ */
+export function checkDisplayFilter(filter: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'check-filter-child.js')], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.on('error', (err) => reject(new EspcapError(`cannot check the display filter: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      if (signal) return resolve(`libwireshark crashed compiling it (${signal})`);
+      try {
+        resolve((JSON.parse(out) as { problem: string }).problem);
+      } catch {
+        reject(new EspcapError(`cannot check the display filter: its process exited with code ${code}`));
+      }
+    });
+    child.stdin.end(filter);
+  });
 }
 
 export async function openCapture(options: OpenOptions): Promise<CaptureReader> {
