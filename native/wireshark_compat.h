@@ -45,9 +45,6 @@
 
 namespace ws_compat {
 
-// The release espcap was compiled against, "4.4" (the running library says its own, epan_get_version()).
-inline const char *compiled_release() { return G_STRINGIFY(WIRESHARK_VERSION_MAJOR) "." G_STRINGIFY(WIRESHARK_VERSION_MINOR); }
-
 // ------------------------------------------------------------ field values
 
 #if !ESPCAP_WS_AT_LEAST(4, 2)
