@@ -8,7 +8,7 @@ import { listInterfaces, openLive } from '../engine/live-capture';
 import { EspcapError, UsageError } from '../errors';
 import { OutputSpec, prepareOutput } from '../outputs';
 import type { PreparedOutput } from '../outputs/output';
-import { OutputClosedError } from '../outputs/sink';
+import { OutputClosedError } from '../sink';
 import { LiveRun, LiveStatus, runLive } from '../pipeline/live';
 
 function warn(message: string): void {

@@ -7,7 +7,7 @@ import { EspcapError, oneLine, UsageError } from '../errors';
 import { prepareOutput } from '../outputs';
 import type { ElasticsearchChoice } from '../outputs/elasticsearch';
 import type { PreparedOutput } from '../outputs/output';
-import { addFileCounts, noFileCounts, OutputClosedError } from '../outputs/sink';
+import { addFileCounts, noFileCounts, OutputClosedError } from '../sink';
 import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
 import { Progress, size } from './progress';
 

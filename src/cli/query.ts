@@ -15,7 +15,7 @@ import { PacketDoc, searchPackets } from '../search/search';
 import { CaptureFrames, FrameRequest } from '../search/frames';
 import { dumpPacket, Value } from '../outputs/dump';
 import { PcapngWriter } from '../outputs/pcapng';
-import { OutputClosedError } from '../outputs/sink';
+import { OutputClosedError } from '../sink';
 import { TextOutput } from '../outputs/text-output';
 import type { ValueKind } from '../../native/addon';
 

@@ -21,7 +21,7 @@ import { Client, errors } from '@elastic/elasticsearch';
 import { BatchView, DocumentBuilder } from '../document';
 import { Meta } from '../engine/engine';
 import { EspcapError, writeFailure } from '../errors';
-import { FileCounts, noFileCounts, PacketSink } from '../outputs/sink';
+import { FileCounts, noFileCounts, PacketSink } from '../sink';
 import { backoff, describeError, retryable, sleep, withRetries } from './cluster';
 import { describeRefusal, EsError, fieldLimitIn } from './refusals';
 import { EsMapping, FIELD_BUDGET, fieldMapping, IndexLayout, indexName, layerFieldType, layerProperties, templateName } from './mapping';

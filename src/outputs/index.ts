@@ -3,7 +3,7 @@
 // dissecting process opens its sink from the spec it is given.
 import type { ElasticsearchChoice, ElasticsearchSpec } from './elasticsearch';
 import type { OutputModule, PreparedOutput, RunShape } from './output';
-import type { PacketSink } from './sink';
+import type { PacketSink } from '../sink';
 import type { TextSpec } from './text-output';
 
 /** Where the documents go, as the flags say. */

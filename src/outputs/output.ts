@@ -7,7 +7,7 @@
 //   sink     in each dissecting process, from the spec: takes the batches;
 //   report   in espcap's own process, after the run: its summary lines and
 //            whether it failed.
-import type { FileCounts, PacketSink } from './sink';
+import type { FileCounts, PacketSink } from '../sink';
 
 /** A capture every packet of which is settled (written, stored or dead-lettered). */
 export interface SettledCapture {

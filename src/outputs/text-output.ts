@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { EspcapError, UsageError, writeFailure } from '../errors';
 import type { BatchView, DocumentBuilder } from '../document';
 import type { OutputModule, PreparedOutput, RunShape } from './output';
-import { FileCounts, NOTHING_PENDING, OutputClosedError, PacketSink } from './sink';
+import { FileCounts, NOTHING_PENDING, OutputClosedError, PacketSink } from '../sink';
 
 /** Where a text output goes: "-" for standard output, else a file. */
 export interface TextSpec {

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import { CaptureError, CapturePart, Meta, nextBatch, openCapture } from '../engine/engine';
 import { BatchView, captureFields, DocumentBuilder } from '../document';
-import { FileCounts, NOTHING_PENDING, PacketSink } from '../outputs/sink';
+import { FileCounts, NOTHING_PENDING, PacketSink } from '../sink';
 
 /** Share of the memory limit at which the pool is told to get a successor ready. */
 const NEAR_LIMIT = 0.8;

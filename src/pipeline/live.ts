@@ -18,7 +18,7 @@ import type { NativeLiveWorkerStats } from '../../native/addon';
 import type { LiveCapture, LiveStats } from '../engine/live-capture';
 import { EspcapError } from '../errors';
 import type { OutputSpec } from '../outputs';
-import { addFileCounts, FileCounts, noFileCounts } from '../outputs/sink';
+import { addFileCounts, FileCounts, noFileCounts } from '../sink';
 import { DissectOptions } from './dissect-file';
 import { DissectingProcess, Supervisor } from './supervisor';
 import type { FromWorker } from './worker';

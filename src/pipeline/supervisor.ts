@@ -16,7 +16,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import { closeFd, makePipe } from '../engine/live-capture';
 import { EspcapError, UsageError } from '../errors';
-import { OutputClosedError } from '../outputs/sink';
+import { OutputClosedError } from '../sink';
 import type { OutputSpec } from '../outputs';
 import type { NativeStreamFds } from '../../native/addon';
 import type { DissectOptions } from './dissect-file';

@@ -29,7 +29,7 @@
 // expires and it becomes ours). A file that fails is released.
 import type { OutputSpec } from '../outputs';
 import type { FileClaims } from '../outputs/output';
-import { addFileCounts, FileCounts, noFileCounts } from '../outputs/sink';
+import { addFileCounts, FileCounts, noFileCounts } from '../sink';
 import { DissectOptions, FileJob, PartResult } from './dissect-file';
 import { DissectingProcess, Supervisor } from './supervisor';
 import type { FromWorker } from './worker';

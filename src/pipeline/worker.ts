@@ -5,7 +5,7 @@
 import { initEngine, PartPlan, planParts } from '../engine/engine';
 import { EspcapError } from '../errors';
 import { openSink, OutputSpec } from '../outputs';
-import { FileCounts, noFileCounts, OutputClosedError, PacketSink } from '../outputs/sink';
+import { FileCounts, noFileCounts, OutputClosedError, PacketSink } from '../sink';
 import { dissectFile, DissectOptions, FileJob, PartResult } from './dissect-file';
 
 export type ToWorker =

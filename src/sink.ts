@@ -1,5 +1,6 @@
-// Where documents go. Every sink takes whole batches.
-import { BatchView, DocumentBuilder } from '../document';
+// Where documents go: the contract every output keeps (text files, NDJSON,
+// Elasticsearch) and the counts they report. Every sink takes whole batches.
+import { BatchView, DocumentBuilder } from './document';
 
 /** What became of the documents of one capture (Elasticsearch); zeros for text output. */
 export interface FileCounts {
