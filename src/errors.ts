@@ -1,4 +1,5 @@
-// The two kinds of failure the command line distinguishes by exit code.
+// The two kinds of failure the command line distinguishes by exit code, and
+// how espcap speaks to its user: one line on standard error, prefixed.
 
 /** A wrong command line: exit code 2. */
 export class UsageError extends Error {}
@@ -22,4 +23,9 @@ export function writeFailure(err: unknown): string {
 export function oneLine(message: string): string {
   const names: Record<string, string> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };
   return message.replace(/[\u0000-\u001f\u007f]/g, (c) => names[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A warning or report line for the user, on standard error. */
+export function warn(message: string): void {
+  process.stderr.write(`espcap: ${message}\n`);
 }

@@ -5,15 +5,11 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dissectOptions, Options } from './args';
 import { listInterfaces, openLive } from '../engine/live-capture';
-import { EspcapError, UsageError } from '../errors';
+import { EspcapError, UsageError, warn } from '../errors';
 import { OutputSpec, prepareOutput } from '../outputs';
 import type { PreparedOutput } from '../outputs/output';
 import { OutputClosedError } from '../sink';
 import { LiveRun, LiveStatus, runLive } from '../pipeline/live';
-
-function warn(message: string): void {
-  process.stderr.write(`espcap: ${message}\n`);
-}
 
 export function printInterfaces(): number {
   for (const nic of listInterfaces()) {

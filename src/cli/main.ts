@@ -3,17 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dissectOptions, Options, parseCommandLine } from './args';
 import { captureId } from '../capture-id';
-import { EspcapError, oneLine, UsageError } from '../errors';
+import { EspcapError, oneLine, UsageError, warn } from '../errors';
 import { prepareOutput } from '../outputs';
 import type { ElasticsearchChoice } from '../outputs/elasticsearch';
 import type { PreparedOutput } from '../outputs/output';
 import { addFileCounts, noFileCounts, OutputClosedError } from '../sink';
 import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
 import { Progress, size } from './progress';
-
-function warn(message: string): void {
-  process.stderr.write(`espcap: ${message}\n`);
-}
 
 /** Every regular file under dir, recursively, in sorted path order. */
 export function listCaptureCandidates(dir: string): string[] {

@@ -7,11 +7,14 @@ import type {
   NativeBatch,
   NativeDocumentContract,
   NativeErrorCode,
+  NativeFrameReader,
   NativeOpenOptions,
   NativePart,
   NativePartPlan,
   NativeReader,
   NativeReaderStats,
+  NativeRawFrame,
+  ValueKind,
 } from '../../native/addon';
 import { EspcapError } from '../errors';
 
@@ -193,6 +196,17 @@ export async function fieldRegistry(only?: ReadonlySet<string>): Promise<Registe
 export async function documentContract(): Promise<NativeDocumentContract> {
   await initEngine();
   return loadAddon().documentContract();
+}
+
+/** How a field's values are written in documents (the contract's valueKinds). */
+export type { ValueKind };
+
+/** Reads chosen frames of a capture as they are stored, without dissecting them (for --write). */
+export type FrameReader = NativeFrameReader;
+export type RawFrame = NativeRawFrame;
+
+export function openFrames(file: string): FrameReader {
+  return loadAddon().openFrames(file);
 }
 
 /** The libwireshark release the addon links, known without starting it. */

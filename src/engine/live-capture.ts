@@ -2,7 +2,15 @@
 // native/live_capture.h). It runs in the process that holds the capture
 // privilege and writes a pcap stream into a pipe; a dissecting process reads
 // that stream on its standard input. No libwireshark in this process.
-import type { NativeErrorCode, NativeInterface, NativeLiveCapture, NativeLiveOptions, NativeLiveStats } from '../../native/addon';
+import type {
+  NativeErrorCode,
+  NativeInterface,
+  NativeLiveCapture,
+  NativeLiveOptions,
+  NativeLiveStats,
+  NativeLiveWorkerStats,
+  NativeStreamFds,
+} from '../../native/addon';
 import { EspcapError, UsageError } from '../errors';
 import { loadAddon } from './engine';
 
@@ -11,6 +19,9 @@ export type LiveOptions = NativeLiveOptions;
 
 export type LiveStats = NativeLiveStats;
 export type LiveCapture = NativeLiveCapture;
+export type LiveWorkerStats = NativeLiveWorkerStats;
+/** The write ends of one worker's stream: its pcap records, and their frame notes. */
+export type StreamFds = NativeStreamFds;
 
 export function listInterfaces(): CaptureInterface[] {
   try {

@@ -3,7 +3,7 @@
 // resume state); this module puts them together as an output.
 import * as path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
-import { EspcapError } from '../errors';
+import { EspcapError, warn } from '../errors';
 import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
 import type { CaptureClaims } from '../elasticsearch/claims';
 import type { ClusterOptions, ConnectionFlags } from '../elasticsearch/cluster';
@@ -43,10 +43,6 @@ export interface ElasticsearchSpec {
   format: 'elasticsearch';
   cluster: ClusterOptions;
   bulk: BulkOptions;
-}
-
-function warn(message: string): void {
-  process.stderr.write(`espcap: ${message}\n`);
 }
 
 /**

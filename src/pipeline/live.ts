@@ -14,8 +14,7 @@
 // document only once the old process has written its last, so a worker's
 // documents stay in capture order. A process that dies is replaced the same
 // way; what it had not written is lost and counted, the other workers go on.
-import type { NativeLiveWorkerStats } from '../../native/addon';
-import type { LiveCapture, LiveStats } from '../engine/live-capture';
+import type { LiveCapture, LiveStats, LiveWorkerStats } from '../engine/live-capture';
 import { EspcapError } from '../errors';
 import type { OutputSpec } from '../outputs';
 import { addFileCounts, FileCounts, noFileCounts } from '../sink';
@@ -37,7 +36,7 @@ export interface LiveRunOptions {
   onTick?(status: LiveStatus): void;
 }
 
-export interface WorkerStatus extends NativeLiveWorkerStats {
+export interface WorkerStatus extends LiveWorkerStats {
   /** Packets its processes dissected (and wrote to the output). */
   dissected: number;
   /** Dissecting processes it has had (more than one: replaced to bound memory, or after a crash). */

@@ -18,7 +18,7 @@ import { closeFd, makePipe } from '../engine/live-capture';
 import { EspcapError, UsageError } from '../errors';
 import { OutputClosedError } from '../sink';
 import type { OutputSpec } from '../outputs';
-import type { NativeStreamFds } from '../../native/addon';
+import type { StreamFds } from '../engine/live-capture';
 import type { DissectOptions } from './dissect-file';
 import type { FromWorker, ToWorker } from './worker';
 
@@ -42,7 +42,7 @@ export class DissectingProcess {
      * its standard input (records) and of the pipe of their frame notes
      * (its descriptor `frameNotesFd`).
      */
-    readonly stream?: NativeStreamFds,
+    readonly stream?: StreamFds,
     readonly frameNotesFd?: number,
   ) {
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
@@ -154,7 +154,7 @@ export class Supervisor {
   private fork(): DissectingProcess {
     const inherited = this.options.inheritFds ?? [];
     let stdin: 'ignore' | number = 'ignore';
-    let stream: NativeStreamFds | undefined;
+    let stream: StreamFds | undefined;
     let notes: number[] = [];
     if (this.options.streams) {
       const [records, recordsEnd] = makePipe();

@@ -2,9 +2,8 @@
 // and frame number, each capture first checked to be the one indexed (its
 // capture_id). Captures are read forward; hits in time order ask each one
 // for ascending frames, so a capture is read about once.
-import type { NativeFrameReader, NativeRawFrame } from '../../native/addon';
 import { captureId } from '../capture-id';
-import { loadAddon } from '../engine/engine';
+import { FrameReader, openFrames, RawFrame } from '../engine/engine';
 
 /** Open captures at most; the least recently used is closed (and read again from its start if asked again). */
 const OPEN_CAPTURES = 32;
@@ -16,7 +15,7 @@ export interface FrameRequest {
 }
 
 export class CaptureFrames {
-  private readonly open = new Map<string, NativeFrameReader>();
+  private readonly open = new Map<string, FrameReader>();
   /** Captures that cannot be used, with the reason (said once each). */
   readonly unusable = new Map<string, string>();
 
@@ -24,8 +23,8 @@ export class CaptureFrames {
    * The frames asked for, by request; a request whose capture is gone,
    * changed or shorter than the frame number is left out (`missing` says why).
    */
-  read(requests: FrameRequest[], missing: (request: FrameRequest, why: string) => void): Map<FrameRequest, NativeRawFrame> {
-    const found = new Map<FrameRequest, NativeRawFrame>();
+  read(requests: FrameRequest[], missing: (request: FrameRequest, why: string) => void): Map<FrameRequest, RawFrame> {
+    const found = new Map<FrameRequest, RawFrame>();
     const byFile = new Map<string, FrameRequest[]>();
     for (const request of requests) {
       const list = byFile.get(request.file);
@@ -35,7 +34,7 @@ export class CaptureFrames {
     for (const [file, wanted] of byFile) {
       wanted.sort((a, b) => a.frame - b.frame);
       const frames = [...new Set(wanted.map((r) => r.frame))];
-      let got: NativeRawFrame[] = [];
+      let got: RawFrame[] = [];
       try {
         let reader = this.reader(file, wanted[0].captureId);
         // Behind where the capture was read to: from its start again.
@@ -64,7 +63,7 @@ export class CaptureFrames {
     this.open.clear();
   }
 
-  private reader(file: string, expectedId: string): NativeFrameReader | undefined {
+  private reader(file: string, expectedId: string): FrameReader | undefined {
     const known = this.open.get(file);
     if (known) {
       // Most recently used last.
@@ -88,15 +87,15 @@ export class CaptureFrames {
     return this.reopen(file);
   }
 
-  private reopen(file: string): NativeFrameReader {
+  private reopen(file: string): FrameReader {
     this.open.get(file)?.close();
     this.open.delete(file);
     if (this.open.size >= OPEN_CAPTURES) {
-      const [oldest, reader] = this.open.entries().next().value as [string, NativeFrameReader];
+      const [oldest, reader] = this.open.entries().next().value as [string, FrameReader];
       reader.close();
       this.open.delete(oldest);
     }
-    const reader = loadAddon().openFrames(file);
+    const reader = openFrames(file);
     this.open.set(file, reader);
     return reader;
   }

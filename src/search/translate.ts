@@ -7,7 +7,7 @@
 // exact equivalent is refused with the construct named (UntranslatableFilter):
 // never a query that finds something else.
 import { isIP } from 'node:net';
-import type { ValueKind } from '../../native/addon';
+import type { ValueKind } from '../engine/engine';
 import { Comparison, FilterNode, Literal, UntranslatableFilter } from './display-filter';
 
 export type EsQuery = Record<string, unknown>;
