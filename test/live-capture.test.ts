@@ -207,6 +207,24 @@ test('drops caused for real (the capturing process stopped while a burst fills i
   assert.deepEqual([last.captured, last.dissected, last.kernel_drops, last.espcap_drops], [captured, dissected, kernelDrops, 0]);
 });
 
+test('--user takes a numeric uid without a passwd entry: the output and the dissecting process are that uid\'s', { skip: cannot }, async (t) => {
+  const out = path.join(tempDir('live-uid'), 'x.ndjson');
+  const capture = await startCapture(t, ['--user', '54321', '--output', out]);
+  const espcapPid = Number(execFileSync('pgrep', ['-f', `${espcapBin} --nic ${net.nic}`], { encoding: 'utf8' }).trim().split('\n')[0]);
+  assert.match(fs.readFileSync(`/proc/${espcapPid}/status`, 'utf8'), /^Uid:\s+54321\s+54321/m);
+  assert.equal(fs.statSync(out).uid, 54321);
+  assert.equal(fs.statSync(out).gid, 54321);
+  process.kill(-capture.child.pid!, 'SIGINT');
+  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
+  assert.match(capture.stderr(), /dissecting as 54321/);
+});
+
+test('--user that the user database does not know: one line, exit 2', () => {
+  const run = espcap(['--nic', 'lo', '--user', 'espcap-no-such-user', '--count', '1']);
+  assert.equal(run.status, 2);
+  assert.equal(run.stderr, 'espcap: --user espcap-no-such-user: no such user\n');
+});
+
 test('--user root is refused: packets are never dissected as root', () => {
   const run = espcap(['--nic', 'lo', '--user', 'root', '--count', '1']);
   assert.equal(run.status, 2);

@@ -233,7 +233,7 @@ function commandLine(): Command {
     switchOption('--no-promisc', 'do not put the interface into promiscuous mode (default: do)', LIVE),
     switchOption('--promisc', 'put the interface into promiscuous mode (the default)').hideHelp(),
     number('--buffer-size <MB>', 'kernel capture buffer in MiB (absorbs bursts)', LIVE, 'buffer-size', { min: 1, max: 4096, default: 32 }),
-    text('--user <USER>', 'when started as root: the user espcap runs as once the interface is open, before any packet is dissected', LIVE, 'user', 'nobody'),
+    text('--user <USER>', 'when started as root: the user (a name from the system\'s user database, or a numeric uid) espcap runs as once the interface is open, before any packet is dissected', LIVE, 'user', 'nobody'),
     number(
       '--stats-interval <S>',
       'every S seconds, capture counters as a JSON line on stderr (captured, dissected, kernel/interface/espcap drops); 0 never',

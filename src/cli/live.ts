@@ -1,15 +1,13 @@
-// espcap --nic and --list-interfaces: opening the interface (the only step
-// that needs privileges), dropping root, running the capture, and reporting
-// what was captured, dissected and dropped.
+// espcap --nic and --list-interfaces: runs the capture (pipeline/live.ts) and
+// reports what was captured, dissected and dropped, as it goes and at the end.
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { dissectOptions, Options } from './args';
-import { listInterfaces, openLive } from '../engine/live-capture';
-import { EspcapError, UsageError, warn } from '../errors';
-import { OutputSpec, prepareOutput } from '../outputs';
+import { listInterfaces } from '../engine/live-capture';
+import { warn } from '../errors';
+import { prepareOutput } from '../outputs';
 import type { PreparedOutput } from '../outputs/output';
 import { OutputClosedError } from '../sink';
-import { LiveRun, LiveStatus, runLive } from '../pipeline/live';
+import { LiveResult, LiveRun, LiveStatus } from '../pipeline/live';
 
 export function printInterfaces(): number {
   for (const nic of listInterfaces()) {
@@ -18,48 +16,6 @@ export function printInterfaces(): number {
     process.stdout.write(`${nic.name}\t(${state})${about ? `\t${about}` : ''}\n`);
   }
   return 0;
-}
-
-/** The uid and gid of a user, from /etc/passwd (no shell, no libc lookup from JavaScript). */
-function lookUpUser(name: string): { uid: number; gid: number } {
-  const passwd = fs.readFileSync('/etc/passwd', 'utf8');
-  for (const line of passwd.split('\n')) {
-    const fields = line.split(':');
-    if (fields[0] !== name) continue;
-    const uid = Number(fields[2]);
-    if (uid === 0) throw new UsageError(`--user ${name} is root: packets are never dissected as root; name an unprivileged user`);
-    return { uid, gid: Number(fields[3]) };
-  }
-  throw new UsageError(`--user ${name}: no such user`);
-}
-
-/**
- * Files the dissecting processes write are opened here, before privileges are
- * dropped, and handed down as open descriptors (4, 5, ...): an unprivileged
- * process may not be able to reach the directory they are in.
- */
-function openOutputs(output: PreparedOutput<OutputSpec>, owner: { uid: number; gid: number } | undefined): { spec: OutputSpec; fds: number[] } {
-  const fds: number[] = [];
-  const spec = output.handDown((file, flags) => {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, flags);
-    } catch (err) {
-      throw new EspcapError(`cannot open ${file}: ${(err as Error).message}`);
-    }
-    // Only a file espcap writes becomes the unprivileged user's (never /dev/null and the like).
-    if (owner && fs.fstatSync(fd).isFile()) fs.fchownSync(fd, owner.uid, owner.gid);
-    fds.push(fd);
-    return `/dev/fd/${3 + fds.length}`;
-  });
-  return { spec, fds };
-}
-
-function dropPrivileges(user: { uid: number; gid: number }, name: string): void {
-  process.setgroups!([user.gid]);
-  process.setgid!(user.gid);
-  process.setuid!(user.uid);
-  if (process.getuid!() === 0 || process.geteuid!() === 0) throw new EspcapError(`could not drop root privileges to ${name}`);
 }
 
 /** One status line: on a terminal redrawn in place, in a log a line every 10 s. */
@@ -102,73 +58,60 @@ function captureCpuSeconds(): number {
 export async function runLiveCommand(options: Options, nic: string): Promise<number> {
   const started = Date.now();
   const output = await prepareOutput(options.output, { workers: 1, quiet: options.quiet, filter: options.filter });
-  const root = process.getuid!() === 0;
-  const user = root ? lookUpUser(options.live.user) : undefined;
-  const capture = openLive({
-    interface: nic,
-    ...(options.live.testSource ? { sourceFile: options.live.testSource } : {}),
-    bpf: options.bpf,
-    snaplen: options.live.snaplen,
-    promisc: options.live.promisc,
-    bufferBytes: options.live.bufferMb * 1024 * 1024,
-    queueBytes: 64 * 1024 * 1024,
-    maxPackets: options.count,
-  });
-  const outputs = openOutputs(output, user);
-  if (user) dropPrivileges(user, options.live.user);
-  let workers = options.workers;
-  if (workers > 1 && !capture.flowsKnown) {
-    // Its flows cannot be told apart here: spread packet by packet, TCP reassembly would break.
-    if (!options.quiet)
-      warn(`${nic} has link type ${capture.linkType}, whose flows espcap does not tell apart: one dissecting process takes every packet`);
-    workers = 1;
-  }
-  if (!options.quiet) {
-    const by = workers > 1 ? `, ${workers} dissecting processes sharing it by flow` : '';
-    warn(`capturing on ${nic}${options.bpf ? ` (BPF: ${options.bpf})` : ''}${by}${user ? `, dissecting as ${options.live.user}` : ''}; Ctrl-C to stop`);
-  }
-
-  const interactive = !options.quiet && process.stderr.isTTY && !output.toStdout;
-  let lastLine = started;
-  let lastStats = Date.now();
+  let result: LiveResult;
   let drawn = false;
-  let run: LiveRun;
   try {
-    run = await runLive(capture, {
-      interfaceName: nic,
-      runId: randomBytes(10).toString('hex'),
-      workers,
-      dissect: { ...dissectOptions(options), dissectOnly: false },
-      output: outputs.spec,
-      inheritFds: outputs.fds,
-      onTick(status) {
-        const now = Date.now();
-        const seconds = (now - started) / 1000;
-        if (interactive) {
-          process.stderr.write(`\r\x1b[K${statusLine(status, seconds).slice(0, (process.stderr.columns || 80) - 1)}`);
-          drawn = true;
-        } else if (!options.quiet && !output.toStdout && now - lastLine >= 10000) {
-          warn(statusLine(status, seconds));
-          lastLine = now;
-        }
-        if (options.live.statsIntervalSeconds && now - lastStats >= options.live.statsIntervalSeconds * 1000) {
-          process.stderr.write(statsJson(status) + '\n');
-          lastStats = now;
-        }
+    const live = LiveRun.open(
+      {
+        interfaceName: nic,
+        testSource: options.live.testSource,
+        bpf: options.bpf,
+        snaplen: options.live.snaplen,
+        promisc: options.live.promisc,
+        bufferBytes: options.live.bufferMb * 1024 * 1024,
+        maxPackets: options.count,
+        user: options.live.user,
+        workers: options.workers,
+        dissect: { ...dissectOptions(options), dissectOnly: false },
+        runId: randomBytes(10).toString('hex'),
       },
+      output,
+    );
+    if (!options.quiet && live.workerCount < options.workers)
+      warn(`${nic} has link type ${live.capture.linkType}, whose flows espcap does not tell apart: one dissecting process takes every packet`);
+    if (!options.quiet) {
+      const by = live.workerCount > 1 ? `, ${live.workerCount} dissecting processes sharing it by flow` : '';
+      warn(`capturing on ${nic}${options.bpf ? ` (BPF: ${options.bpf})` : ''}${by}${live.account ? `, dissecting as ${options.live.user}` : ''}; Ctrl-C to stop`);
+    }
+    const interactive = !options.quiet && process.stderr.isTTY && !output.toStdout;
+    let lastLine = started;
+    let lastStats = Date.now();
+    result = await live.run((status) => {
+      const now = Date.now();
+      const seconds = (now - started) / 1000;
+      if (interactive) {
+        process.stderr.write(`\r\x1b[K${statusLine(status, seconds).slice(0, (process.stderr.columns || 80) - 1)}`);
+        drawn = true;
+      } else if (!options.quiet && !output.toStdout && now - lastLine >= 10000) {
+        warn(statusLine(status, seconds));
+        lastLine = now;
+      }
+      if (options.live.statsIntervalSeconds && now - lastStats >= options.live.statsIntervalSeconds * 1000) {
+        process.stderr.write(statsJson(status) + '\n');
+        lastStats = now;
+      }
     });
   } catch (err) {
     if (err instanceof OutputClosedError) return 0;
     throw err;
   } finally {
     if (drawn) process.stderr.write('\r\x1b[K');
-    for (const fd of outputs.fds) fs.closeSync(fd);
     await output.close();
   }
-  return report(options, nic, run, output, (Date.now() - started) / 1000);
+  return report(options, nic, result, output, (Date.now() - started) / 1000);
 }
 
-function report(options: Options, nic: string, run: LiveRun, output: PreparedOutput, seconds: number): number {
+function report(options: Options, nic: string, run: LiveResult, output: PreparedOutput, seconds: number): number {
   const s = run.status;
   if (options.live.statsIntervalSeconds) process.stderr.write(statsJson(s) + '\n');
   const crashes = s.workers.flatMap((w) => w.crashes.map((how) => ({ worker: w, how })));

@@ -14,26 +14,35 @@
 // document only once the old process has written its last, so a worker's
 // documents stay in capture order. A process that dies is replaced the same
 // way; what it had not written is lost and counted, the other workers go on.
-import type { LiveCapture, LiveStats, LiveWorkerStats } from '../engine/live-capture';
+import * as fs from 'node:fs';
+import { LiveCapture, LiveStats, LiveWorkerStats, openLive } from '../engine/live-capture';
 import { EspcapError } from '../errors';
 import type { OutputSpec } from '../outputs';
+import type { PreparedOutput } from '../outputs/output';
 import { addFileCounts, FileCounts, noFileCounts } from '../sink';
 import { DissectOptions } from './dissect-file';
 import { DissectingProcess, Supervisor } from './supervisor';
+import { Account, dropPrivileges, lookUpUser } from './privileges';
 import type { FromWorker } from './worker';
 
-export interface LiveRunOptions {
+/** What a live capture is asked to do (from --nic and its flags). */
+export interface LiveSettings {
   interfaceName: string;
-  /** Identity of this capture run: documents are `<runId>-<frame number>`. */
-  runId: string;
+  /** Benchmarks only: packets come from this capture file as fast as the dissecting processes take them. */
+  testSource?: string;
+  bpf?: string;
+  snaplen: number;
+  promisc: boolean;
+  bufferBytes: number;
+  /** Stop after this many packets; 0 never. */
+  maxPackets: number;
+  /** When started as root: the account (name or uid) packets are dissected as. */
+  user: string;
   /** Dissecting processes the packets are spread over, each with its own share of flows. */
   workers: number;
   dissect: DissectOptions;
-  output: OutputSpec;
-  /** File descriptors the dissecting processes inherit as 4, 5, ... (outputs opened before privileges were dropped). */
-  inheritFds: number[];
-  /** Every tick (250 ms): what the run has done so far. */
-  onTick?(status: LiveStatus): void;
+  /** Identity of this capture run: documents are `<runId>-<frame number>`. */
+  runId: string;
 }
 
 export interface WorkerStatus extends LiveWorkerStats {
@@ -53,7 +62,7 @@ export interface LiveStatus extends LiveStats {
   workers: WorkerStatus[];
 }
 
-export interface LiveRun {
+export interface LiveResult {
   status: LiveStatus;
   counts: FileCounts;
   /** What each process's sink reported (for the output's report). */
@@ -69,165 +78,232 @@ interface Worker {
   status: WorkerStatus;
 }
 
-export async function runLive(capture: LiveCapture, options: LiveRunOptions): Promise<LiveRun> {
-  const status: LiveStatus = { ...capture.stats(), dissected: 0, workers: [] };
-  const counts = noFileCounts();
-  const workers: Worker[] = [];
-  const workerOf = new Map<DissectingProcess, Worker>();
-  let stopping = false;
-  let failure: Error | undefined;
 
+/**
+ * One live capture: opened (with privileges, if any) by open(), then run()
+ * until --count, an error, or Ctrl-C/SIGTERM.
+ */
+export class LiveRun {
+  /**
+   * The privileged set-up: the account looked up, the interface opened, the
+   * files the dissecting processes write opened (and handed down as
+   * descriptors 4, 5, ...: the unprivileged user may not reach their
+   * directory), then root given up.
+   */
+  static open(settings: LiveSettings, output: PreparedOutput<OutputSpec>): LiveRun {
+    const account = process.getuid!() === 0 ? lookUpUser(settings.user) : undefined;
+    const capture = openLive({
+      interface: settings.interfaceName,
+      ...(settings.testSource ? { sourceFile: settings.testSource } : {}),
+      bpf: settings.bpf,
+      snaplen: settings.snaplen,
+      promisc: settings.promisc,
+      bufferBytes: settings.bufferBytes,
+      queueBytes: 64 * 1024 * 1024,
+      maxPackets: settings.maxPackets,
+    });
+    const fds: number[] = [];
+    let spec: OutputSpec;
+    try {
+      spec = output.handDown((file, flags) => {
+        let fd: number;
+        try {
+          fd = fs.openSync(file, flags);
+        } catch (err) {
+          throw new EspcapError(`cannot open ${file}: ${(err as Error).message}`);
+        }
+        // Only a file espcap writes becomes the unprivileged user's (never /dev/null and the like).
+        if (account && fs.fstatSync(fd).isFile()) fs.fchownSync(fd, account.uid, account.gid);
+        fds.push(fd);
+        return `/dev/fd/${3 + fds.length}`;
+      });
+      if (account) dropPrivileges(account);
+    } catch (err) {
+      for (const fd of fds) fs.closeSync(fd);
+      throw err;
+    }
+    return new LiveRun(settings, capture, spec, fds, account);
+  }
+
+  /** Dissecting processes: one when the link type's flows cannot be told apart (spread packet by packet, TCP reassembly would break). */
+  readonly workerCount: number;
+  readonly status: LiveStatus;
+  private readonly counts = noFileCounts();
+  private readonly workers: Worker[] = [];
+  private readonly workerOf = new Map<DissectingProcess, Worker>();
   /** Successors waiting to write until their predecessor has written everything (a worker's documents stay in capture order). */
-  const successors = new Map<DissectingProcess, DissectingProcess>();
+  private readonly successors = new Map<DissectingProcess, DissectingProcess>();
+  private readonly supervisor: Supervisor;
+  private stopping = false;
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly settings: LiveSettings,
+    readonly capture: LiveCapture,
+    output: OutputSpec,
+    private readonly fds: number[],
+    /** The account packets are dissected as, when started as root. */
+    readonly account: Account | undefined,
+  ) {
+    this.workerCount = capture.flowsKnown ? settings.workers : 1;
+    this.status = { ...capture.stats(), dissected: 0, workers: [] };
+    // Ctrl-C or SIGTERM: stop capturing, dissect and write what was captured, flush, report.
+    this.supervisor = new Supervisor({
+      dissect: settings.dissect,
+      output,
+      streams: true,
+      inheritFds: fds,
+      onMessage: (dissector, m) => this.onMessage(dissector, m),
+      onExit: (dissector, how) => this.onExit(dissector, how),
+      onInterrupt: () => this.stop(),
+    });
+  }
+
+  /** Captures and dissects until the capture ends; `onTick` every 250 ms with what was done so far. */
+  async run(onTick?: (status: LiveStatus) => void): Promise<LiveResult> {
+    const { capture, supervisor, workers } = this;
+    try {
+      await supervisor.watchingSignals(async () => {
+        for (let index = 0; index < this.workerCount; index++) {
+          const worker: Worker = {
+            index,
+            current: supervisor.start(),
+            status: { captured: 0, written: 0, queueDrops: 0, queuedBytes: 0, dissected: 0, processes: 0, replacements: 0, crashes: [] },
+          };
+          workers.push(worker);
+          this.status.workers.push(worker.status);
+        }
+        capture.start(workers.map((w) => w.current.stream!));
+        for (const worker of workers) this.giveStream(worker, worker.current);
+        for (;;) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          const stats = this.refresh();
+          onTick?.(this.status);
+          if (stats.error) this.failure ??= new EspcapError(stats.error);
+          if (stats.finished) {
+            this.stopping = true; // --count reached, or the capture failed
+            this.abandonSwitches(); // read after `finished`: no switch can happen any more
+          }
+          const switching = workers.some((w) => w.switching);
+          if (this.stopping && !switching) supervisor.discardSpare();
+          if (this.stopping && stats.finished && !switching && [...supervisor.processes].every((p) => p.discarded)) break;
+        }
+      });
+    } finally {
+      for (const fd of this.fds) fs.closeSync(fd);
+    }
+    this.refresh();
+    if (this.failure) throw this.failure;
+    return { status: this.status, counts: this.counts, sinkReports: supervisor.sinkReports, interrupted: supervisor.interrupted };
+  }
 
   /**
    * Starts dissecting a worker's stream until capture ends; then it flushes
    * and exits. A successor writes nothing before its predecessor is done ('go').
    */
-  const giveStream = (worker: Worker, process: DissectingProcess, predecessor?: DissectingProcess) => {
-    workerOf.set(process, worker);
+  private giveStream(worker: Worker, dissector: DissectingProcess, predecessor?: DissectingProcess): void {
+    this.workerOf.set(dissector, worker);
     worker.status.processes++;
-    const afterPredecessor = predecessor !== undefined && supervisor.processes.has(predecessor) && !predecessor.done;
-    if (afterPredecessor) successors.set(predecessor, process);
-    const live = { interfaceName: options.interfaceName, frameNotesFd: process.frameNotesFd!, afterPredecessor };
-    process.send({ type: 'job', job: { path: '-', captureId: options.runId, skipRecords: 0, maxPackets: 0, live } });
-    process.send({ type: 'finish' });
-  };
+    const afterPredecessor = predecessor !== undefined && this.supervisor.processes.has(predecessor) && !predecessor.done;
+    if (afterPredecessor) this.successors.set(predecessor, dissector);
+    const live = { interfaceName: this.settings.interfaceName, frameNotesFd: dissector.frameNotesFd!, afterPredecessor };
+    dissector.send({ type: 'job', job: { path: '-', captureId: this.settings.runId, skipRecords: 0, maxPackets: 0, live } });
+    dissector.send({ type: 'finish' });
+  }
 
   /** A process has written all it will (done, or gone): its successor may write. */
-  const letSuccessorWrite = (process: DissectingProcess) => {
-    const successor = successors.get(process);
+  private letSuccessorWrite(dissector: DissectingProcess): void {
+    const successor = this.successors.get(dissector);
     if (!successor) return;
-    successors.delete(process);
+    this.successors.delete(dissector);
     successor.send({ type: 'go' });
-  };
+  }
 
   /**
    * The worker's stream goes to a fresh process from the next packet on;
    * `forMemory`: in place of one grown past --worker-max-rss (counted once
    * the stream has moved: a switch the end of capture cuts short is not).
    */
-  const replace = (worker: Worker, forMemory: boolean) => {
-    if (worker.switching || stopping) return;
-    const next = supervisor.start();
-    capture.switchTo(worker.index, next.stream!);
+  private replace(worker: Worker, forMemory: boolean): void {
+    if (worker.switching || this.stopping) return;
+    const next = this.supervisor.start();
+    this.capture.switchTo(worker.index, next.stream!);
     const timer = setInterval(() => {
-      if (capture.switchedAt(worker.index) < 0) return;
+      if (this.capture.switchedAt(worker.index) < 0) return;
       clearInterval(timer);
-      giveStream(worker, next, worker.current);
+      this.giveStream(worker, next, worker.current);
       worker.current = next;
       worker.switching = undefined;
       if (forMemory) worker.status.replacements++;
     }, 5);
     worker.switching = { next, timer };
-  };
+  }
 
   /**
    * The capture ended (--count, an error) before a stream could move to a
    * successor: the stream it had ended with the capture, nothing is left for
    * the successor, which is stopped unused.
    */
-  const abandonSwitches = () => {
-    for (const worker of workers) {
-      if (!worker.switching || capture.switchedAt(worker.index) >= 0) continue;
+  private abandonSwitches(): void {
+    for (const worker of this.workers) {
+      if (!worker.switching || this.capture.switchedAt(worker.index) >= 0) continue;
       clearInterval(worker.switching.timer);
-      supervisor.abandon(worker.switching.next);
+      this.supervisor.abandon(worker.switching.next);
       worker.switching = undefined;
     }
-  };
+  }
 
-  const onMessage = (process: DissectingProcess, m: FromWorker) => {
-    const worker = workerOf.get(process);
+  private onMessage(dissector: DissectingProcess, m: FromWorker): void {
+    const worker = this.workerOf.get(dissector);
     switch (m.type) {
       case 'progress':
-        status.dissected += m.packets;
+        this.status.dissected += m.packets;
         if (worker) worker.status.dissected += m.packets;
         break;
       case 'near-limit':
-        if (worker?.current === process && !stopping) supervisor.prepareSpare();
+        if (worker?.current === dissector && !this.stopping) this.supervisor.prepareSpare();
         break;
       case 'over-limit':
-        if (worker?.current === process) replace(worker, true);
+        if (worker?.current === dissector) this.replace(worker, true);
         break;
       case 'read':
-        if (m.result.error) failure ??= new EspcapError(`reading the capture stream failed: ${m.result.error.message}`);
+        if (m.result.error) this.failure ??= new EspcapError(`reading the capture stream failed: ${m.result.error.message}`);
         break;
       case 'settled':
-        addFileCounts(counts, m.counts);
+        addFileCounts(this.counts, m.counts);
         break;
       case 'done':
-        letSuccessorWrite(process);
+        this.letSuccessorWrite(dissector);
         break;
       case 'fatal':
-        letSuccessorWrite(process);
-        failure ??= supervisor.failure;
-        stop();
+        this.letSuccessorWrite(dissector);
+        this.failure ??= this.supervisor.failure;
+        this.stop();
         break;
     }
-  };
+  }
 
-  const onExit = (process: DissectingProcess, how: string) => {
-    letSuccessorWrite(process);
-    const worker = workerOf.get(process);
-    if (!process.crashed || !worker) return;
+  private onExit(dissector: DissectingProcess, how: string): void {
+    this.letSuccessorWrite(dissector);
+    const worker = this.workerOf.get(dissector);
+    if (!dissector.crashed || !worker) return;
     // A crash in a dissector: what it had not flushed is lost (and counted as
     // not indexed); the worker's stream goes on in a fresh process.
     worker.status.crashes.push(how);
-    if (worker.current === process && !stopping) replace(worker, false);
-  };
-
-  function stop(): void {
-    if (stopping) return;
-    stopping = true;
-    capture.stop();
-    if (!workers.some((w) => w.switching)) supervisor.discardSpare();
+    if (worker.current === dissector && !this.stopping) this.replace(worker, false);
   }
 
-  // Ctrl-C or SIGTERM: stop capturing, dissect and write what was captured, flush, report.
-  const supervisor = new Supervisor({
-    dissect: options.dissect,
-    output: options.output,
-    streams: true,
-    inheritFds: options.inheritFds,
-    onMessage,
-    onExit,
-    onInterrupt: stop,
-  });
+  private stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.capture.stop();
+    if (!this.workers.some((w) => w.switching)) this.supervisor.discardSpare();
+  }
 
-  const refresh = () => {
-    const stats = capture.stats();
-    Object.assign(status, stats, { workers: status.workers });
-    stats.workers.forEach((w, i) => Object.assign(status.workers[i], w));
+  private refresh(): LiveStats {
+    const stats = this.capture.stats();
+    Object.assign(this.status, stats, { workers: this.status.workers });
+    stats.workers.forEach((w, i) => Object.assign(this.status.workers[i], w));
     return stats;
-  };
-
-  await supervisor.watchingSignals(async () => {
-    for (let index = 0; index < options.workers; index++) {
-      const worker: Worker = {
-        index,
-        current: supervisor.start(),
-        status: { captured: 0, written: 0, queueDrops: 0, queuedBytes: 0, dissected: 0, processes: 0, replacements: 0, crashes: [] },
-      };
-      workers.push(worker);
-      status.workers.push(worker.status);
-    }
-    capture.start(workers.map((w) => w.current.stream!));
-    for (const worker of workers) giveStream(worker, worker.current);
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      const stats = refresh();
-      options.onTick?.(status);
-      if (stats.error) failure ??= new EspcapError(stats.error);
-      if (stats.finished) {
-        stopping = true; // --count reached, or the capture failed
-        abandonSwitches(); // read after `finished`: no switch can happen any more
-      }
-      const switching = workers.some((w) => w.switching);
-      if (stopping && !switching) supervisor.discardSpare();
-      if (stopping && stats.finished && !switching && [...supervisor.processes].every((p) => p.discarded)) break;
-    }
-  });
-  refresh();
-  if (failure) throw failure;
-  return { status, counts, sinkReports: supervisor.sinkReports, interrupted: supervisor.interrupted };
+  }
 }
