@@ -9,6 +9,8 @@ import type { ElasticsearchChoice } from '../outputs/elasticsearch';
 import type { PreparedOutput } from '../outputs/output';
 import { addFileCounts, noFileCounts, OutputClosedError } from '../sink';
 import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
+import { checkDisplayFilter, wiresharkVersion } from '../engine/engine';
+import { printInterfaces, runLiveCommand } from './live';
 import { Progress, size } from './progress';
 
 /** Every regular file under dir, recursively, in sorted path order. */
@@ -165,7 +167,7 @@ async function printVersion(): Promise<number> {
   const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
   let wireshark: string;
   try {
-    wireshark = `libwireshark ${(await import('../engine/engine')).wiresharkVersion()}`;
+    wireshark = `libwireshark ${wiresharkVersion()}`;
   } catch (err) {
     wireshark = (err as Error).message;
   }
@@ -183,7 +185,7 @@ async function run(argv: string[]): Promise<number> {
   if (options.filter) {
     // Checked where only a disposable process dies: a filter libwireshark
     // crashes on would otherwise kill every dissecting process.
-    const problem = await (await import('../engine/engine')).checkDisplayFilter(options.filter);
+    const problem = await checkDisplayFilter(options.filter);
     if (problem) throw new UsageError(`invalid display filter "${options.filter}": ${problem}`);
   }
   switch (mode.kind) {
@@ -193,10 +195,11 @@ async function run(argv: string[]): Promise<number> {
     case 'dir':
       return runFiles(options, listCaptureCandidates(mode.dir), true);
     case 'nic':
-      return (await import('./live')).runLiveCommand(options, mode.nic);
+      return runLiveCommand(options, mode.nic);
     case 'list-interfaces':
-      return (await import('./live')).printInterfaces();
+      return printInterfaces();
     case 'query':
+      // Loaded only here: the Elasticsearch client, which nothing else run here needs.
       return (await import('./query')).runQuery(mode, options.output as ElasticsearchChoice, options.count, options.quiet);
   }
 }

@@ -302,7 +302,7 @@ export class ElasticsearchSink implements PacketSink {
             const mapped = await this.mappedLayerFields(index);
             fresh = this.fields.filter((f) => !mapped.has(`${f.layer}.${f.key}`));
           }
-          if (fresh.length) await this.retrying(() => this.client.indices.putMapping({ index, ...layerProperties(fresh) } as never));
+          if (fresh.length) await this.retrying(() => this.client.indices.putMapping({ index, ...layerProperties(fresh) }));
           this.mappedUpTo.set(index, this.fields.length);
         } catch (err) {
           if (err instanceof EspcapError) throw err; // said in full already
@@ -343,12 +343,12 @@ export class ElasticsearchSink implements PacketSink {
     const name = templateName(this.options.layout);
     try {
       const found = await this.retrying(() => this.client.indices.getIndexTemplate({ name }));
-      const { index_patterns, template, priority, _meta, version, composed_of } = found.index_templates[0].index_template as unknown as EsMapping & {
-        template: { mappings: { properties: { layers: { properties?: Record<string, { properties: Record<string, EsMapping> }> } } } };
-      };
-      const layers = (template.mappings.properties.layers.properties ??= {});
+      const { index_patterns, template, priority, _meta, version, composed_of } = found.index_templates[0].index_template;
+      // The template espcap made: its layers object holds one object per layer.
+      const layersMapping = template?.mappings?.properties?.layers as { properties?: Record<string, { properties: Record<string, EsMapping> }> };
+      const layers = (layersMapping.properties ??= {});
       for (const f of this.fields.slice(this.templatedUpTo)) (layers[f.layer] ??= { properties: {} }).properties[f.key] ??= fieldMapping(f.type);
-      await this.retrying(() => this.client.indices.putIndexTemplate({ name, index_patterns, template, priority, _meta, version, composed_of } as never));
+      await this.retrying(() => this.client.indices.putIndexTemplate({ name, index_patterns, template, priority, _meta, version, composed_of }));
       this.templatedUpTo = this.fields.length;
     } catch (err) {
       if (retryable(err)) throw new EspcapError(`Elasticsearch: cannot prepare index ${forIndex}: ${describeError(err)}; run the same command again to index the rest`);

@@ -1,14 +1,16 @@
 // --node: one document per packet bulk-indexed into Elasticsearch. The parts
 // live in ../elasticsearch/ (connecting, the mapping, the bulk sink, the
-// resume state); this module puts them together as an output.
+// resume state); this module puts them together as an output. outputs/index.ts
+// loads it only for --node: printing or writing NDJSON loads no Elasticsearch
+// client.
 import * as path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { EspcapError, warn } from '../errors';
-import type { BulkOptions, IndexCounts } from '../elasticsearch/bulk-sink';
-import type { CaptureClaims } from '../elasticsearch/claims';
-import type { ClusterOptions, ConnectionFlags } from '../elasticsearch/cluster';
+import { BulkOptions, ElasticsearchSink, IndexCounts } from '../elasticsearch/bulk-sink';
+import { CaptureClaims } from '../elasticsearch/claims';
+import { checkCluster, ClusterOptions, clusterOptions, ConnectionFlags, createClient, describeError } from '../elasticsearch/cluster';
 import { IngestState, STATE_INDEX } from '../elasticsearch/ingest-state';
-import type { IndexPeriod } from '../elasticsearch/mapping';
+import { FIELD_BUDGET, IndexPeriod, indexPattern, indexTemplate, templateName } from '../elasticsearch/mapping';
 import type { OutputModule, PreparedOutput, RunOutcome, RunShape, SettledCapture } from './output';
 
 /** The Elasticsearch flags, as the command line gives them: how to connect, and how to index. */
@@ -51,9 +53,6 @@ export interface ElasticsearchSpec {
  * same settings.
  */
 async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<PreparedOutput<ElasticsearchSpec>> {
-  // Loaded only here: printing or writing NDJSON needs no Elasticsearch client.
-  const { clusterOptions, createClient, checkCluster, describeError } = await import('../elasticsearch/cluster');
-  const { indexTemplate, indexPattern, templateName, FIELD_BUDGET } = await import('../elasticsearch/mapping');
   const layout = { prefix: choice.indexPrefix, period: choice.indexPeriod };
   const template = templateName(layout);
   const cluster: ClusterOptions = clusterOptions(choice);
@@ -66,7 +65,7 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
       const known = await client.indices.getIndexTemplate({ name: template }, { ignore: [404] }).catch(() => undefined);
       const layers = (known?.index_templates?.[0]?.index_template as { template?: { mappings?: { properties?: { layers?: { properties?: Record<string, unknown> } } } } } | undefined)
         ?.template?.mappings?.properties?.layers;
-      await client.indices.putIndexTemplate({ name: template, ...indexTemplate({ prefix: choice.indexPrefix, shards: choice.shards }, layers) } as never);
+      await client.indices.putIndexTemplate({ name: template, ...indexTemplate({ prefix: choice.indexPrefix, shards: choice.shards }, layers) });
     } catch (err) {
       throw new EspcapError(`Elasticsearch: cannot install the index template ${template}: ${describeError(err)}`);
     }
@@ -96,7 +95,6 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
   const state = new IngestState(stateClient, run.filter, choice.retryDeadlineSeconds * 1000, indexPattern(layout), choice.share ? choice.hostId : undefined);
   let claims: CaptureClaims | undefined;
   if (choice.share) {
-    const { CaptureClaims } = await import('../elasticsearch/claims');
     const leaseMs = choice.leaseSeconds * 1000;
     claims = new CaptureClaims(stateClient, state, { hostId: choice.hostId, leaseMs, retryDeadlineMs: choice.retryDeadlineSeconds * 1000, clock: () => Date.now() + choice.clockOffsetMs });
   }
@@ -187,8 +185,6 @@ async function prepare(choice: ElasticsearchChoice, run: RunShape): Promise<Prep
 export const elasticsearchOutput: OutputModule<ElasticsearchChoice, ElasticsearchSpec> = {
   prepare,
   async openSink(spec) {
-    const { createClient } = await import('../elasticsearch/cluster');
-    const { ElasticsearchSink } = await import('../elasticsearch/bulk-sink');
     return new ElasticsearchSink(createClient(spec.cluster), spec.bulk);
   },
 };

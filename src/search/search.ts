@@ -28,8 +28,8 @@ export async function* searchPackets(client: Client, indices: string, query: Rec
         query,
         size,
         // Same time: one capture's frames in their order. The point in time adds its own tie-breaker.
-        sort: [{ '@timestamp': { order: 'asc', format: 'strict_date_optional_time_nanos' } }, { capture_id: 'asc' }, { frame_number: 'asc' }] as never,
-        search_after: after as never,
+        sort: [{ '@timestamp': { order: 'asc', format: 'strict_date_optional_time_nanos' } }, { capture_id: 'asc' }, { frame_number: 'asc' }],
+        search_after: after,
         // Doc values, not the stored document: 10.8 s against 9.2 s for 112,835 hits (bench/results/query-vs-tshark.md).
         ...(fields && { _source: false, docvalue_fields: fields }),
         track_total_hits: false,
