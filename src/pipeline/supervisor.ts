@@ -66,9 +66,9 @@ export interface SupervisorOptions {
   /** File descriptors every process inherits as 4, 5, ... (outputs opened before privileges were dropped). */
   inheritFds?: number[];
   /** Every message of a process, after the supervisor has booked it. */
-  onMessage(process: DissectingProcess, message: FromWorker): void;
+  onMessage(dissector: DissectingProcess, message: FromWorker): void;
   /** A process exited (`how`: "exit code 0", "signal SIGKILL"). */
-  onExit(process: DissectingProcess, how: string): void;
+  onExit(dissector: DissectingProcess, how: string): void;
   /** The first Ctrl-C or SIGTERM. */
   onInterrupt(): void;
 }
@@ -88,9 +88,9 @@ export class Supervisor {
 
   /** A process put to work: the spare, if one is ready, or a fresh one. */
   start(): DissectingProcess {
-    const process = this.spare ?? this.fork();
+    const dissector = this.spare ?? this.fork();
     this.spare = undefined;
-    return process;
+    return dissector;
   }
 
   /** Starts a spare unless one is ready: it initialises libwireshark at once, before it has work. */
@@ -99,10 +99,10 @@ export class Supervisor {
   }
 
   /** Stops a process put to work that was never given any. */
-  abandon(process: DissectingProcess): void {
-    if (process.discarded) return;
-    process.discarded = true;
-    process.child.kill('SIGKILL');
+  abandon(dissector: DissectingProcess): void {
+    if (dissector.discarded) return;
+    dissector.discarded = true;
+    dissector.child.kill('SIGKILL');
   }
 
   /** Stops the spare, if any: it had no work, so nothing is lost. */
