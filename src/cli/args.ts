@@ -144,7 +144,7 @@ function text(flags: string, help: string, group: string, flag: string, fallback
 function number(flags: string, help: string, group: string, flag: string, range: { min: number; max?: number; default?: number }): Option {
   const limit = range.max === undefined ? '' : `at most ${range.max}`;
   const option = new Option(flags, help).argParser(wholeNumber(flag, range.min, range.max)).helpGroup(group);
-  if (range.default !== undefined) return option.default(range.default, [range.default, limit].filter(Boolean).join(', '));
+  if (range.default !== undefined) return option.default(range.default, [String(range.default), limit].filter((part) => part !== '').join(', '));
   return limit ? new Option(flags, `${help} (${limit})`).argParser(wholeNumber(flag, range.min, range.max)).helpGroup(group) : option;
 }
 
