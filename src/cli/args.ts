@@ -153,7 +153,8 @@ function switchOption(flags: string, help: string, group?: string): Option {
   return group === undefined ? option : option.helpGroup(group);
 }
 
-function commandLine(): Command {
+/** The flags' one definition, for parsing here and for the flag reference (flag-reference.ts). */
+export function commandLine(): Command {
   const program = new Command('espcap')
     .usage('(--file FILE... | --dir DIR | --nic IFACE | --list-interfaces | --node URL --query FILTER) [options]')
     .description(
