@@ -20,7 +20,7 @@
 # damaged captures, the native contract, a file cut across two workers,
 # --query/--write against tshark -Y, and indexing into an Elasticsearch the
 # run starts there. libwireshark 4.2 (Ubuntu 24.04) has no Debian package:
-# it is compile-checked by hand, not here (README, Wireshark releases).
+# it is compile-checked by hand, not here (docs/wireshark-releases.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 legs=("$@")

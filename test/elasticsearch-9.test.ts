@@ -1,4 +1,4 @@
-// Elasticsearch 9 as well as 8: the README says espcap indexes into both
+// Elasticsearch 9 as well as 8: docs/elasticsearch.md says espcap indexes into both
 // (the 8.x client's compatible-with=8 headers). A single node of the 9.x
 // integ-test zip, started here by the harness on a Java 21 or newer JDK and
 // removed at the end, gets the shipped captures; what is in it is checked
