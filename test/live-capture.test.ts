@@ -242,6 +242,15 @@ test('wrong interface, invalid BPF, no permission: one line each, exit codes 1, 
   assert.match(unprivileged, /^espcap: no permission to capture on lo: run espcap as root, or give it CAP_NET_RAW and CAP_NET_ADMIN\nexit=1\n$/);
 });
 
+test('--list-interfaces into a reader that stops at once (| true): nothing on stderr, exit 0', () => {
+  const errors = path.join(tempDir('list-interfaces'), 'stderr');
+  for (let i = 0; i < 5; i++) {
+    const status = execFileSync('bash', ['-c', `"${process.execPath}" "${espcapBin}" --list-interfaces 2>"${errors}" | true; echo "\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    assert.equal(status, '0\n');
+    assert.equal(fs.readFileSync(errors, 'utf8'), '');
+  }
+});
+
 test('--list-interfaces lists the interfaces with their state and addresses', { skip: cannot }, () => {
   const listed = execFileSync('ip', ['netns', 'exec', net.capture, process.execPath, espcapBin, '--list-interfaces'], { encoding: 'utf8' });
   assert.match(listed, new RegExp(`^${net.nic}\\t\\(up, running\\)`, 'm'));

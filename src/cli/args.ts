@@ -217,11 +217,12 @@ export function commandLine(): Command {
       max: 3600,
       default: 60,
     }),
-    // Tests only: claims are written with a wall clock this far off.
     text('--query <FILTER>', 'search the packet indices with a Wireshark display filter instead of reading packets; prints the packets found (or --output, --write)', SEARCH, 'query'),
     text('--write <FILE>', 'with --query: write the packets found, read back from their captures, as pcapng in time order (- for stdout: | wireshark -k -i -)', SEARCH, 'write'),
     text('--since <TIME>', 'with --query: packets from TIME on ("YYYY-MM-DD HH:MM:SS[.fraction][Z]"; local time unless Z, as in Wireshark filters)', SEARCH, 'since'),
     text('--until <TIME>', 'with --query: packets before TIME', SEARCH, 'until'),
+    // Tests and benchmarks only, hidden from --help: claims written with a wall
+    // clock this far off, a smaller field budget, live capture from a file.
     new Option('--test-clock-offset <MS>', 'wall clock offset').argParser(signedNumber('test-clock-offset')).default(0).hideHelp(),
     new Option('--test-field-budget <N>', 'layer fields mapped per index at most').argParser(wholeNumber('test-field-budget', 1)).hideHelp(),
     new Option('--test-live-source <FILE>', 'live capture reads this file as fast as the dissecting processes take it').argParser(nonEmpty('test-live-source')).hideHelp(),

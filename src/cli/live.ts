@@ -9,13 +9,18 @@ import type { PreparedOutput } from '../outputs/output';
 import { OutputClosedError } from '../sink';
 import { LiveResult, LiveRun, LiveStatus } from '../pipeline/live';
 
-export function printInterfaces(): number {
+/** The interfaces, a line each; a reader that stops early (| head) is no error. */
+export function printInterfaces(): Promise<number> {
+  let text = '';
   for (const nic of listInterfaces()) {
     const state = [nic.up ? 'up' : 'down', nic.running ? 'running' : '', nic.loopback ? 'loopback' : ''].filter(Boolean).join(', ');
     const about = [nic.description, nic.addresses.join(' ')].filter(Boolean).join('; ');
-    process.stdout.write(`${nic.name}\t(${state})${about ? `\t${about}` : ''}\n`);
+    text += `${nic.name}\t(${state})${about ? `\t${about}` : ''}\n`;
   }
-  return 0;
+  return new Promise((resolve, reject) => {
+    process.stdout.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? resolve(0) : reject(err)));
+    process.stdout.write(text, () => resolve(0));
+  });
 }
 
 /** One status line: on a terminal redrawn in place, in a log a line every 10 s. */
