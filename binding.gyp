@@ -14,6 +14,7 @@
         "native/capture_dissector.cc",
         "native/capture_parts.cc",
         "native/frame_reader.cc",
+        "native/wiretap_error.cc",
         "native/layer_writer.cc",
         "native/live_capture.cc",
         "native/flow_hash.cc",

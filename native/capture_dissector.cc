@@ -1,9 +1,9 @@
 #include "capture_dissector.h"
 
-#include <cctype>
-#include <cerrno>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
@@ -13,9 +13,10 @@
 #include <wiretap/wtap.h>
 
 #include "capture_parts.h"
-#include "json_text.h"
 #include "frame_note.h"
+#include "json_text.h"
 #include "wireshark_compat.h"
+#include "wiretap_error.h"
 
 // epan leaves this struct to the application: it answers epan's questions
 // about other frames (time references) and about capture interfaces.
@@ -112,34 +113,6 @@ class FrameNotes {
 };
 
 }  // namespace
-
-// Turns a wiretap error into a stable code and a one-line message.
-CaptureError wtap_error(int err, gchar *err_info, bool opening) {
-  CaptureError e;
-  switch (err) {
-    case ENOENT: e.code = ErrorCode::kNoSuchFile; break;
-    case EACCES: case EPERM: e.code = ErrorCode::kPermissionDenied; break;
-    case EISDIR: e.code = ErrorCode::kIsDirectory; break;
-    case WTAP_ERR_FILE_UNKNOWN_FORMAT: e.code = ErrorCode::kUnknownFormat; break;
-    case WTAP_ERR_NOT_REGULAR_FILE: e.code = ErrorCode::kNotRegularFile; break;
-    default: e.code = opening ? ErrorCode::kOpenError : ErrorCode::kReadError;
-  }
-  if (err == WTAP_ERR_FILE_UNKNOWN_FORMAT) e.message = "not a capture file in a format Wireshark reads";
-  else if (err == WTAP_ERR_SHORT_READ) e.message = "the capture is cut short in the middle of a packet";
-  else e.message = wtap_strerror(err);
-  if (err_info) {
-    e.message += " (";
-    e.message += err_info;
-    e.message += ")";
-    g_free(err_info);
-  }
-  if (!e.message.empty() && e.message[0] >= 'A' && e.message[0] <= 'Z' && !(e.message.size() > 1 && isupper((unsigned char)e.message[1])))
-    e.message[0] = (char)tolower((unsigned char)e.message[0]);
-  // Keep errors one line.
-  for (char &c : e.message)
-    if (c == '\n' || c == '\r') c = ' ';
-  return e;
-}
 
 struct CaptureDissector::State {
   CaptureOptions options;
@@ -240,7 +213,7 @@ std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &o
   gchar *err_info = nullptr;
   state->wth = wtap_open_offline(path.c_str(), WTAP_TYPE_AUTO, &err, &err_info, FALSE);
   if (!state->wth) {
-    error = wtap_error(err, err_info, true);
+    error = wiretap_error(err, err_info, true);
     return nullptr;
   }
   state->provider.wth = state->wth;
@@ -256,7 +229,7 @@ std::unique_ptr<CaptureDissector> CaptureDissector::open(const CaptureOptions &o
   gint64 offset;
   while (state->records < options.skip_records) {
     if (!state->record.read(state->wth, &err, &err_info, &offset)) {
-      if (err) { error = wtap_error(err, err_info, false); return nullptr; }
+      if (err) { error = wiretap_error(err, err_info, false); return nullptr; }
       break;
     }
     state->record.reset();
@@ -280,7 +253,7 @@ CaptureDissector::Step CaptureDissector::next(PacketBatch &batch, CaptureError &
   gint64 offset = 0;
   if (!s.record.read(s.wth, &err, &err_info, &offset)) {
     if (err == 0) return Step::kEnd;
-    error = wtap_error(err, err_info, false);
+    error = wiretap_error(err, err_info, false);
     return Step::kError;
   }
   // Only once there is a record to dissect: a capture (or a part) that ends

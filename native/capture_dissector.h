@@ -37,9 +37,6 @@ struct CaptureOptions {
 // A capture that cannot be opened or read, or a display filter that does not compile.
 using CaptureError = NativeError;
 
-// A wiretap error as a stable code and a one-line message (frees err_info).
-CaptureError wtap_error(int err, gchar *err_info, bool opening);
-
 // Compiles a Wireshark display filter on the engine thread: "" if it is
 // valid, or epan's own message saying what is wrong with it.
 std::string check_display_filter(const std::string &filter);

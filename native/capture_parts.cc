@@ -10,8 +10,8 @@
 
 #include <wiretap/wtap.h>
 
-#include "capture_dissector.h"
 #include "wireshark_compat.h"
+#include "wiretap_error.h"
 
 namespace {
 
@@ -32,7 +32,7 @@ bool plan_capture_parts(const std::string &path, uint64_t every, CapturePlan &pl
   gchar *err_info = nullptr;
   wtap *wth = wtap_open_offline(path.c_str(), WTAP_TYPE_AUTO, &err, &err_info, FALSE);
   if (!wth) {
-    error = wtap_error(err, err_info, true);
+    error = wiretap_error(err, err_info, true);
     return false;
   }
   plan.file_type = wtap_file_type_subtype_name(wtap_file_type_subtype(wth));

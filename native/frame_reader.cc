@@ -4,7 +4,9 @@
 
 #include <wiretap/pcap-encap.h>
 #include <wiretap/wtap.h>
+
 #include "wireshark_compat.h"
+#include "wiretap_error.h"
 
 namespace {
 
@@ -31,7 +33,7 @@ std::unique_ptr<FrameReader> FrameReader::open(const std::string &path, CaptureE
   std::unique_ptr<FrameReader> reader(new FrameReader());
   reader->wth_ = wtap_open_offline(path.c_str(), WTAP_TYPE_AUTO, &err, &err_info, FALSE);
   if (!reader->wth_) {
-    error = wtap_error(err, err_info, true);
+    error = wiretap_error(err, err_info, true);
     return nullptr;
   }
   return reader;
@@ -54,7 +56,7 @@ bool FrameReader::read(const std::vector<uint64_t> &frames, std::vector<RawFrame
       if (!record.read(wth_, &err, &err_info, &offset)) {
         at_end_ = true;
         if (err) {
-          error = wtap_error(err, err_info, false);
+          error = wiretap_error(err, err_info, false);
           ok = false;
         }
         break;
