@@ -27,7 +27,7 @@ int pcap_link_type_of(int encap) {
 
 }  // namespace
 
-std::unique_ptr<FrameReader> FrameReader::open(const std::string &path, CaptureError &error) {
+std::unique_ptr<FrameReader> FrameReader::open(const std::string &path, NativeError &error) {
   int err = 0;
   gchar *err_info = nullptr;
   std::unique_ptr<FrameReader> reader(new FrameReader());
@@ -43,7 +43,7 @@ FrameReader::~FrameReader() {
   if (wth_) wtap_close(wth_);
 }
 
-bool FrameReader::read(const std::vector<uint64_t> &frames, std::vector<RawFrame> &out, CaptureError &error) {
+bool FrameReader::read(const std::vector<uint64_t> &frames, std::vector<RawFrame> &out, NativeError &error) {
   ws_compat::Record record;
   const wtap_rec &rec = *record.rec();
   bool ok = true;

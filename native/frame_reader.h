@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "capture_dissector.h"
+#include "error_code.h"
 
 struct RawFrame {
   uint64_t frame;        // 1-based record number, as documents count frames
@@ -22,11 +22,11 @@ struct RawFrame {
 
 class FrameReader {
  public:
-  static std::unique_ptr<FrameReader> open(const std::string &path, CaptureError &error);
+  static std::unique_ptr<FrameReader> open(const std::string &path, NativeError &error);
   ~FrameReader();
   // Reads on to each of `frames` (ascending, each after position()); a frame
   // past the end of the capture is left out of `out`. False with `error` at a read error.
-  bool read(const std::vector<uint64_t> &frames, std::vector<RawFrame> &out, CaptureError &error);
+  bool read(const std::vector<uint64_t> &frames, std::vector<RawFrame> &out, NativeError &error);
   // The last record read (0 before the first).
   uint64_t position() const { return position_; }
 
