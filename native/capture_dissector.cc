@@ -319,12 +319,15 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     // the epoch; wiretap may leave an earlier record's time in it.
     nstime_t ts = fd.has_ts ? fd.abs_ts : nstime_t{0, 0};
     bool has_if = rec->rec_type == REC_TYPE_PACKET && (rec->presence_flags & WTAP_HAS_INTERFACE_ID);
-    // The document line, and where its parts start: see PacketBatch.
+    // The document line, and where its parts start: see PacketBatch::Span.
+    size_t spans = batch.offsets.size();
+    batch.offsets.resize(spans + PacketBatch::kSpansPerPacket);
+    auto mark = [&](PacketBatch::Span span) { batch.offsets[spans + span] = (uint32_t)text.size(); };
     s.iso.clear();
     if (!json_text::append_iso_time(s.iso, ts.secs, ts.nsecs)) s.iso = "1970-01-01T00:00:00.000000000Z";
-    batch.offsets.push_back((uint32_t)text.size());
+    mark(PacketBatch::kHead);
     text.append("{\"@timestamp\":\"");
-    batch.offsets.push_back((uint32_t)text.size());
+    mark(PacketBatch::kTimestamp);
     text.append(s.iso);
     // Epoch milliseconds as a JavaScript number prints them: shortest round trip, fixed notation.
     text.append("\",\"sniff_timestamp\":");
@@ -344,7 +347,7 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
       append_number(text, (double)rec->rec_header.packet_header.interface_id);
     }
     text.append(",\"layers\":");
-    batch.offsets.push_back((uint32_t)text.size());
+    mark(PacketBatch::kLayers);
     const std::string *protocol = &kNoProtocol;
     if (s.options.walk) {
       protocol = &s.writer.write(s.edt->tree, text);
@@ -352,9 +355,9 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     } else {
       text.append("{}");
     }
-    batch.offsets.push_back((uint32_t)text.size());
+    mark(PacketBatch::kTail);
     text.append(",\"protocol\":\"");
-    batch.offsets.push_back((uint32_t)text.size());
+    mark(PacketBatch::kProtocol);
     text.append(*protocol).append("\"");
     if (s.options.walk) {
       s.writer.append_protocols(text);

@@ -53,15 +53,19 @@ void check_batch(const std::string &path, const PacketBatch &batch, Counts &coun
     const uint32_t *span = &batch.offsets[p * PacketBatch::kSpansPerPacket];
     size_t end = p + 1 < batch.count ? batch.offsets[(p + 1) * PacketBatch::kSpansPerPacket] : text.size();
     double frame = batch.meta[p * PacketBatch::kMetaPerPacket + PacketBatch::kFrameNumber];
-    bool ordered = span[0] <= span[1] && span[1] <= span[2] && span[2] <= span[3] && span[3] <= span[4] && span[4] <= end;
-    if (!ordered || end > text.size() || end == span[0] || text[end - 1] != '\n') {
+    // Written in the order of PacketBatch::Span, so ascending.
+    bool ordered = true;
+    for (int k = 1; k < PacketBatch::kSpansPerPacket; k++) ordered = ordered && span[k - 1] <= span[k];
+    ordered = ordered && span[PacketBatch::kSpansPerPacket - 1] <= end;
+    size_t head = span[PacketBatch::kHead], layers = span[PacketBatch::kLayers], tail = span[PacketBatch::kTail];
+    if (!ordered || end > text.size() || end == head || text[end - 1] != '\n') {
       report(frame, "document spans out of order or not ending in a newline");
       continue;
     }
-    std::string_view line(text.data() + span[0], end - 1 - span[0]);
+    std::string_view line(text.data() + head, end - 1 - head);
     std::string problem = json_check::problem(line);
-    if (problem.empty()) problem = json_check::problem(std::string_view(text.data() + span[2], span[3] - span[2]));
-    if (problem.empty() && text[span[2]] != '{') problem = "layers is not an object";
+    if (problem.empty()) problem = json_check::problem(std::string_view(text.data() + layers, tail - layers));
+    if (problem.empty() && text[layers] != '{') problem = "layers is not an object";
     if (!problem.empty()) report(frame, problem);
   }
 }

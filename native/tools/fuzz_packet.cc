@@ -124,15 +124,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   PacketBatch batch;
   if (g_dissector->dissect_record(&g_rec, data + 1, batch) != CaptureDissector::Step::kPacket || batch.count != 1 ||
-      batch.offsets.size() != PacketBatch::kSpansPerPacket)
+      batch.offsets.size() != (size_t)PacketBatch::kSpansPerPacket)
     die("no document", link.name, batch.text);
 
   const std::string &text = batch.text;
-  const uint32_t *span = batch.offsets.data();
-  if (text.empty() || text.back() != '\n' || span[2] > span[3] || span[3] > text.size())
+  uint32_t layers_at = batch.offsets[PacketBatch::kLayers], tail_at = batch.offsets[PacketBatch::kTail];
+  if (text.empty() || text.back() != '\n' || layers_at > tail_at || tail_at > text.size())
     die("document spans", link.name, text);
   std::string_view line(text.data(), text.size() - 1);
-  std::string_view layers(text.data() + span[2], span[3] - span[2]);
+  std::string_view layers(text.data() + layers_at, tail_at - layers_at);
   json_check::KeyObserver observer = count_field;
   std::string problem = json_check::problem(layers, &observer);
   if (problem.empty() && layers.front() != '{') problem = "layers is not an object";

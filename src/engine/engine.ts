@@ -24,7 +24,7 @@ const packageRoot = path.join(__dirname, '..', '..', '..');
 export type PacketBatch = NativeBatch;
 
 export const SPANS = 5;
-/** Where parts of a packet's document line start. */
+/** Where parts of a packet's document line start: PacketBatch::Span of native/packet_batch.h, in its order. */
 export const enum Span {
   /** The line itself. It ends where the next packet's starts. */
   Head = 0,
@@ -32,7 +32,7 @@ export const enum Span {
   Timestamp = 1,
   /** The layers object, which ends where Tail starts. */
   Layers = 2,
-  /** After the layers: the protocol, the ECS fields, the closing brace and newline. */
+  /** After the layers: the protocol, the protocols, the ECS fields, the closing brace and newline. */
   Tail = 3,
   /** The highest protocol; it ends at the next '"'. */
   Protocol = 4,
