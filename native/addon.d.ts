@@ -38,7 +38,7 @@ export interface NativeBatch {
   offsets: Uint32Array;
   /** 6 numbers per packet (see Meta in src/engine/engine.ts). */
   meta: Float64Array;
-  /** Fields written for the first time in this reader: "layer\tkey\tFT_TYPES\tabbrev" lines. */
+  /** Fields written for the first time in this reader: "layer\tkey\tabbrev\tFT_TYPES" lines (fieldRegistry's columns; every type registered under the abbreviation, comma-separated). */
   newFields: string;
 }
 

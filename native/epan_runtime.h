@@ -17,7 +17,8 @@ bool runtime_init(const RuntimeOptions &options, std::string &error);
 //   layer  key  abbrev  type  name
 // `layer` and `key` are the field's path, layers.<layer>.<key>, exactly as
 // LayerWriter writes it (key empty for a protocol: its layer object). `type`
-// is the FT_* name of the field's Wireshark type.
+// is the FT_* name of the field's Wireshark type. A batch's new fields
+// (LayerWriter::take_new_fields) come in the same order of columns.
 std::string runtime_field_registry();
 
 std::string runtime_version();

@@ -164,9 +164,9 @@ void LayerWriter::report(FieldPath &path, const header_field_info *hf) {
   new_fields_ += '\t';
   new_fields_ += plain_names_[path.key];
   new_fields_ += '\t';
-  new_fields_ += registered_types(hf);
-  new_fields_ += '\t';
   new_fields_ += hf->abbrev;
+  new_fields_ += '\t';
+  new_fields_ += registered_types(hf);
   new_fields_ += '\n';
 }
 

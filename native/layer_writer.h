@@ -52,7 +52,8 @@ class LayerWriter {
   void append_protocols(std::string &out);
 
   // Fields written for the first time since the last call, one per line:
-  //   layer \t key \t FT_TYPES \t abbrev \n
+  //   layer \t key \t abbrev \t FT_TYPES \n
+  // the columns of the field registry (epan_runtime.h), in its order, but
   // FT_TYPES lists every type registered under the field's abbreviation,
   // comma-separated, so that a mapping can be in place before documents
   // carrying them are sent.

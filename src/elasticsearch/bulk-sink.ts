@@ -207,7 +207,7 @@ export class ElasticsearchSink implements PacketSink {
     if (!newFields) return;
     for (const line of newFields.split('\n')) {
       if (!line) continue;
-      const [layer, key, types] = line.split('\t');
+      const [layer, key, , types] = line.split('\t');
       const name = `${layer}.${key}`;
       if (this.fieldNames.has(name)) continue;
       this.fieldNames.add(name);
