@@ -12,23 +12,26 @@
 #include "layer_writer.h"
 #include "packet_batch.h"
 
+// How to read a capture: open() in addon.cc fills it from JavaScript. The
+// values have no defaults here (TypeScript decides them, addon.d.ts): whoever
+// makes one sets every member without an initializer. The initialized ones
+// are the options that may be left out, set to what leaving them out means.
 struct CaptureOptions {
   std::string path;            // a capture file, a FIFO, or "-" for standard input
   std::string display_filter;  // Wireshark display filter, empty for none
-  uint32_t max_bytes = 64;     // byte fields longer than this are left out; 0 keeps all
-  uint64_t reset_every = 0;    // reset epan's session state every N records; 0 never
-  uint64_t skip_records = 0;   // records to read without dissecting (resume after a recycle)
-  bool walk = true;            // false: dissect with a full tree but write no layers (benchmark floor)
+  uint32_t max_bytes;          // byte fields longer than this are left out; 0 keeps all
+  uint64_t reset_every;        // reset epan's session state every N records; 0 never
+  uint64_t skip_records;       // records to read without dissecting (resume after a recycle)
+  bool walk;                   // false: dissect with a full tree but write no layers (benchmark floor)
   std::string document_fields; // the capture's own document fields, each preceded by a comma (document.ts)
-  // A live stream's frame notes: a pipe carrying a FrameNote per record (its
-  // capture-wide number, the time of the packet captured before it: see
-  // live_capture.h); -1 for a file, whose records are numbered 1, 2, 3...
+  // A live stream's frame notes: a pipe carrying a FrameNote (frame_note.h)
+  // per record; -1 for a file, whose records are numbered 1, 2, 3...
   int frame_notes_fd = -1;
   // A part of the file only (capture_parts.h): its records, numbered from first_record + 1.
   struct Part {
-    uint64_t first_record = 0;  // records of the file before the part
-    uint64_t start = 0, end = 0;  // its bytes; end 0: to the end of the file
-    uint64_t header_bytes = 0;  // the file's header, put in front of the part's bytes
+    uint64_t first_record;      // records of the file before the part
+    uint64_t start, end;        // its bytes; end 0: to the end of the file
+    uint64_t header_bytes;      // the file's header, put in front of the part's bytes
     std::string file_type;      // what wiretap made of the whole file; the part must read the same
   };
   std::optional<Part> part;

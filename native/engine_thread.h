@@ -32,10 +32,11 @@ class EngineThread {
   std::atomic<bool> stopping_{false};
 };
 
+// As CaptureOptions: no defaults here but for live_fd, which only a live stream has.
 struct ReaderLimits {
-  uint32_t batch_size = 512;   // packets per batch handed to JavaScript
-  uint32_t read_ahead = 4;     // batches dissected ahead of what JavaScript took
-  uint64_t max_packets = 0;    // stop after this many packets; 0 for no limit
+  uint32_t batch_size;         // packets per batch handed to JavaScript
+  uint32_t read_ahead;         // batches dissected ahead of what JavaScript took
+  uint64_t max_packets;        // stop after this many packets; 0 for no limit
   int live_fd = -1;            // a live stream's pipe: hand over a batch as soon as no more is waiting in it
 };
 

@@ -36,17 +36,20 @@
 #include "flow_hash.h"
 #include "frame_note.h"
 
+// openLive()'s options (live_binding.cc). No defaults here (TypeScript
+// decides them, addon.d.ts): whoever makes one sets every member but the two
+// strings, which are empty when left out.
 struct LiveOptions {
   std::string interface;
   // Benchmarks only: packets come from this capture file, as fast as the
   // workers take them (a full queue waits instead of dropping); then capture ends.
   std::string source_file;
   std::string bpf;              // kernel filter, empty for none
-  int snaplen = 262144;
-  bool promisc = true;
-  int buffer_bytes = 32 << 20;  // the kernel ring
-  size_t queue_bytes = 64 << 20;  // between capture and each worker's writer
-  uint64_t max_packets = 0;     // stop after this many; 0 for no limit
+  int snaplen;
+  bool promisc;
+  int buffer_bytes;             // the kernel ring
+  size_t queue_bytes;           // between capture and each worker's writer
+  uint64_t max_packets;         // stop after this many; 0 for no limit
 };
 
 // An interface that cannot be opened, or a BPF filter that does not compile.

@@ -29,7 +29,10 @@
 
 namespace {
 
-constexpr uint32_t kBatchSize = 512;  // ReaderLimits::batch_size
+// What espcap passes when it reads a file (src/engine/engine.ts, src/cli/args.ts).
+constexpr uint32_t kBatchSize = 512, kReadAhead = 4;
+constexpr uint32_t kMaxBytes = 64;          // --max-bytes
+constexpr uint64_t kResetEvery = 100000;    // --session-packets
 
 struct Counts {
   uint64_t packets = 0;
@@ -99,6 +102,8 @@ bool dissect(EngineThread &engine, const CaptureOptions &options, Counts &counts
   auto waiter = std::make_shared<Waiter>();
   ReaderLimits limits;
   limits.batch_size = kBatchSize;
+  limits.read_ahead = kReadAhead;
+  limits.max_packets = 0;
   ReaderCore reader(limits, [waiter] { waiter->notify(); });
   std::atomic<bool> pumped{false};
   CaptureError open_error;
@@ -165,7 +170,10 @@ int main(int argc, char **argv) {
   setenv("WIRESHARK_DEBUG_WMEM_OVERRIDE", "simple", 0);
   setenv("G_SLICE", "always-malloc", 0);
   CaptureOptions base;
-  base.reset_every = 100000;  // espcap's --session-packets default
+  base.max_bytes = kMaxBytes;
+  base.reset_every = kResetEvery;
+  base.skip_records = 0;
+  base.walk = true;
   RuntimeOptions runtime;
   runtime.config_dir = ESPCAP_CONFIG_DIR;
   std::vector<std::string> files;

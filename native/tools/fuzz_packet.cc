@@ -98,7 +98,10 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   std::string error;
   if (!runtime_init(runtime, error)) die("libwireshark did not start", error, "");
   CaptureOptions options;
+  options.max_bytes = 64;  // espcap's --max-bytes default
   options.reset_every = kResetEvery;
+  options.skip_records = 0;
+  options.walk = true;
   CaptureError capture_error;
   g_dissector = CaptureDissector::without_file(options, capture_error).release();
   if (!g_dissector) die("no dissector", capture_error.message, "");
