@@ -15,6 +15,7 @@
 #include "capture_parts.h"
 #include "frame_note.h"
 #include "json_text.h"
+#include "layer_writer.h"
 #include "wireshark_compat.h"
 #include "wiretap_error.h"
 

@@ -9,7 +9,6 @@
 #include <wiretap/wtap.h>
 
 #include "error_code.h"
-#include "layer_writer.h"
 #include "packet_batch.h"
 
 // How to read a capture: open() in addon.cc fills it from JavaScript. The
@@ -68,9 +67,8 @@ class CaptureDissector {
   std::string file_type() const;
   std::string link_type() const;
 
-  struct State;
-
  private:
+  struct State;  // capture_dissector.cc
   explicit CaptureDissector(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
