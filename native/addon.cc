@@ -1,7 +1,8 @@
 // N-API surface of the engine; native/addon.d.ts declares it for TypeScript.
-// Every epan call returns at once; epan work happens on the engine thread and
-// comes back as a resolved promise. One crossing per batch of packets, never
-// one per packet. Options objects are read by JsOptions (js_options.h), which
+// Every call that makes epan work (dissecting, compiling a filter, listing
+// fields) returns a promise at once; the work happens on the engine thread,
+// and the promise settles on this thread when it is done. One crossing per
+// batch of packets, never one per packet. Options objects are read by JsOptions (js_options.h), which
 // refuses a missing, mistyped or unknown option; failures carry an ErrorCode
 // (error_code.h) as `code`. Live capture: see live_binding.cc.
 #include <napi.h>

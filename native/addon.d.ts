@@ -194,7 +194,7 @@ export interface NativeLiveOptions {
 
 /** One worker's share of a live capture. */
 export interface NativeLiveWorkerStats {
-  /** Packets the flow hash gave it. */
+  /** Packets the flow hash gave it and its queue took (see NativeLiveStats.captured). */
   captured: number;
   written: number;
   queueDrops: number;
@@ -202,7 +202,7 @@ export interface NativeLiveWorkerStats {
 }
 
 export interface NativeLiveStats {
-  /** Packets taken from libpcap. */
+  /** Packets taken from libpcap and queued for a worker: one dropped for a full queue is not counted (and gets no frame number). */
   captured: number;
   /** Packets written into the dissecting processes' streams. */
   written: number;

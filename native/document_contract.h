@@ -1,7 +1,8 @@
 // The engine's half of the document contract (src/document.ts is the other
 // half, src/elasticsearch/mapping.ts maps both):
 //   - the top-level fields the engine writes in every packet document
-//     (capture_dissector.cc writes them, layer_writer.cc the ECS ones);
+//     (capture_dissector.cc writes them, layer_writer.cc the protocols and
+//     the ECS ones);
 //   - the JSON value it writes for each Wireshark field type: value_kind()
 //     is the one grouping of FT_* types, and LayerWriter::append_value()
 //     writes each kind.
@@ -63,7 +64,7 @@ inline ValueKind value_kind(ftenum_t type) {
 // come between sniff_date_utc and frame_number.
 struct PacketField {
   const char *name;
-  const char *json;  // "iso-time", "epoch-millis", "iso-seconds", "number", "string", "object"
+  const char *json;  // "iso-time", "epoch-millis", "iso-seconds", "number", "string", "strings", "object"
   bool always;       // false: only where the packet has it
 };
 

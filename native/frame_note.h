@@ -1,5 +1,5 @@
 // The note that travels beside each record of a live worker's stream, on a
-// pipe of its own (live_capture.h writes it, capture_dissector.cc reads it).
+// pipe of its own (live_capture.cc writes it, capture_dissector.cc reads it).
 #pragma once
 
 #include <cstdint>

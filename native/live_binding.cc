@@ -1,7 +1,7 @@
 // N-API surface of live capture (live_capture.h), declared for TypeScript in
-// native/addon.d.ts. Synchronous calls: opening
-// an interface and reading counters are quick; the capture itself runs on its
-// own threads and JavaScript polls its counters.
+// native/addon.d.ts. Synchronous calls: opening an interface and reading
+// counters are quick; the capture itself runs on its own threads and
+// JavaScript polls its counters.
 //
 //   listInterfaces() -> [{name, description, addresses, loopback, up, running}]
 //   openLive({interface, sourceFile, bpf, snaplen, promisc, bufferBytes, queueBytes, maxPackets}) -> capture

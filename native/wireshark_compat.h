@@ -270,7 +270,7 @@ class Record {
 #endif
 };
 
-// For a record built by hand (not read by wiretap): its set-up and clean-up.
+// Sets up a record built by hand (not read by wiretap).
 inline void rec_init(wtap_rec *rec) {
 #if ESPCAP_WS_AT_LEAST(4, 6)
   wtap_rec_init(rec, 1514);
