@@ -219,9 +219,9 @@ Napi::Value Open(const Napi::CallbackInfo &info) {
   options.path = o.string("path");
   options.display_filter = o.optional_string("filter");
   options.max_bytes = (uint32_t)o.integer("maxBytes", 0, UINT32_MAX);
-  options.reset_every = o.integer("resetEvery", 0, kMaxSafe);
+  options.session_packets = o.integer("sessionPackets", 0, kMaxSafe);
   options.skip_records = o.integer("skipRecords", 0, kMaxSafe);
-  options.walk = o.boolean("walk");
+  options.dissect_only = o.boolean("dissectOnly");
   options.document_fields = o.string("documentFields");
   limits.batch_size = (uint32_t)o.integer("batchSize", 1, 1 << 20);
   limits.read_ahead = (uint32_t)o.integer("readAhead", 1, 1024);

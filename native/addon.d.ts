@@ -49,8 +49,8 @@ export interface NativeOpenOptions {
   filter?: string;
   /** Byte fields longer than this are left out; 0 keeps all. 0 .. 2^32-1. */
   maxBytes: number;
-  /** Reset epan's session state every N records (tshark -M); 0 never. */
-  resetEvery: number;
+  /** --session-packets: reset epan's session state every N records (tshark -M); 0 never. */
+  sessionPackets: number;
   /** Records to read without dissecting, to resume a capture. */
   skipRecords: number;
   /** Packets per batch, 1 .. 2^20. */
@@ -59,8 +59,8 @@ export interface NativeOpenOptions {
   readAhead: number;
   /** Stop after this many packets; 0 for no limit. */
   maxPackets: number;
-  /** false: dissect with a full tree but write no layers (the benchmark's floor). */
-  walk: boolean;
+  /** --dissect-only: dissect with a full tree but write no layers (the benchmark's floor). */
+  dissectOnly: boolean;
   /** The capture's own document fields, each preceded by a comma (src/document.ts). */
   documentFields: string;
   /**

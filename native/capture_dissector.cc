@@ -172,7 +172,7 @@ struct CaptureDissector::State {
   }
 
   void reset_if_due() {
-    if (options.reset_every && records_in_session >= options.reset_every) {
+    if (options.session_packets && records_in_session >= options.session_packets) {
       // Like tshark -M: drop conversation and reassembly state to bound memory.
       close_session();
       open_session();
@@ -350,7 +350,7 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     text.append(",\"layers\":");
     mark(PacketBatch::kLayers);
     const std::string *protocol = &kNoProtocol;
-    if (s.options.walk) {
+    if (!s.options.dissect_only) {
       protocol = &s.writer.write(s.edt->tree, text);
       s.writer.take_new_fields(batch.new_fields);
     } else {
@@ -360,7 +360,7 @@ CaptureDissector::Step CaptureDissector::State::dissect(wtap_rec *rec, const uin
     text.append(",\"protocol\":\"");
     mark(PacketBatch::kProtocol);
     text.append(*protocol).append("\"");
-    if (s.options.walk) {
+    if (!s.options.dissect_only) {
       s.writer.append_protocols(text);
       s.writer.append_ecs_fields(text, *protocol);
     }

@@ -19,9 +19,9 @@ struct CaptureOptions {
   std::string path;            // a capture file, a FIFO, or "-" for standard input
   std::string display_filter;  // Wireshark display filter, empty for none
   uint32_t max_bytes;          // byte fields longer than this are left out; 0 keeps all
-  uint64_t reset_every;        // reset epan's session state every N records; 0 never
+  uint64_t session_packets;    // --session-packets: reset epan's session state every N records; 0 never
   uint64_t skip_records;       // records to read without dissecting (resume after a recycle)
-  bool walk;                   // false: dissect with a full tree but write no layers (benchmark floor)
+  bool dissect_only;           // --dissect-only: a full tree but no layers written (benchmark floor)
   std::string document_fields; // the capture's own document fields, each preceded by a comma (document.ts)
   // A live stream's frame notes: a pipe carrying a FrameNote (frame_note.h)
   // per record; -1 for a file, whose records are numbered 1, 2, 3...

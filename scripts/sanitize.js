@@ -212,7 +212,7 @@ function dissectOne(file, { timeout, reportDir, slowUnwind }) {
   return new Promise((resolve) => {
     const started = Date.now();
     // Session resets every 5,000 packets (espcap's default is 100,000): the reset path runs too.
-    const child = spawn('nice', ['-n', '10', driver, '--reset-every', '5000', file], { env: sanitizerEnv(reportPrefix, { slowUnwind }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('nice', ['-n', '10', driver, '--session-packets', '5000', file], { env: sanitizerEnv(reportPrefix, { slowUnwind }), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

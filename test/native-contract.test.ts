@@ -33,12 +33,12 @@ test('an option missing, mistyped, out of range or unknown is refused with INVAL
   const good = {
     path: dnsPcap,
     maxBytes: 64,
-    resetEvery: 0,
+    sessionPackets: 0,
     skipRecords: 0,
     batchSize: 512,
     readAhead: 4,
     maxPackets: 0,
-    walk: true,
+    dissectOnly: false,
     documentFields: '',
   };
   // The complete set works: every packet of the capture.
@@ -55,7 +55,7 @@ test('an option missing, mistyped, out of range or unknown is refused with INVAL
     ['a number given as a string', () => addon.open({ ...good, maxBytes: '64' as unknown as number }), /^open\(\): option "maxBytes" must be a whole number from 0 to 4294967295, got "64"$/],
     ['a number below its range', () => addon.open({ ...good, batchSize: 0 }), /^open\(\): option "batchSize" must be a whole number from 1 to 1048576, got 0$/],
     ['a fraction', () => addon.open({ ...good, skipRecords: 1.5 }), /^open\(\): option "skipRecords" must be a whole number from 0 to 9007199254740991, got 1.5$/],
-    ['a boolean given as a number', () => addon.open({ ...good, walk: 1 as unknown as boolean }), /^open\(\): option "walk" must be true or false, got 1$/],
+    ['a boolean given as a number', () => addon.open({ ...good, dissectOnly: 1 as unknown as boolean }), /^open\(\): option "dissectOnly" must be true or false, got 1$/],
     ['an unknown option', () => addon.open({ ...good, batchsize: 10 } as typeof good), /^open\(\): unknown option "batchsize"$/],
     ['no options object', () => (addon.open as (o?: unknown) => unknown)(), /^open\(\): needs an options object$/],
     ['init without its configuration directory', () => addon.init({} as { configDir: string }), /^init\(\): option "configDir" is required$/],
@@ -77,7 +77,7 @@ test('an option missing, mistyped, out of range or unknown is refused with INVAL
 test('a capture problem rejects with its code from the declared list', async () => {
   await initEngine();
   const addon = loadAddon();
-  const options = { maxBytes: 64, resetEvery: 0, skipRecords: 0, batchSize: 512, readAhead: 4, maxPackets: 0, walk: true, documentFields: '' };
+  const options = { maxBytes: 64, sessionPackets: 0, skipRecords: 0, batchSize: 512, readAhead: 4, maxPackets: 0, dissectOnly: false, documentFields: '' };
   await assert.rejects(addon.open({ ...options, path: '/nonexistent/x.pcap' }), { code: 'ENOENT' });
   await assert.rejects(addon.open({ ...options, path: dnsPcap, filter: 'dns.qry.name ===' }), { code: 'BAD_FILTER' });
   const junk = path.join(tempDir('junk'), 'junk.bin');

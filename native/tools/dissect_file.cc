@@ -4,7 +4,7 @@
 // engine thread (EngineThread, ReaderCore::pump in engine_thread.cc), the
 // batches taken on this thread as JavaScript takes them, and checked.
 //
-//   dissect_file [--max-bytes N] [--reset-every N] [--filter EXPR] [--config-dir DIR] FILE...
+//   dissect_file [--max-bytes N] [--session-packets N] [--filter EXPR] [--config-dir DIR] FILE...
 //
 // stdout, one line per event, for scripts/sanitize.js:
 //   file PATH                      starting on PATH
@@ -32,7 +32,7 @@ namespace {
 // What espcap passes when it reads a file (src/engine/engine.ts, src/cli/args.ts).
 constexpr uint32_t kBatchSize = 512, kReadAhead = 4;
 constexpr uint32_t kMaxBytes = 64;          // --max-bytes
-constexpr uint64_t kResetEvery = 100000;    // --session-packets
+constexpr uint64_t kSessionPackets = 100000;    // --session-packets
 
 struct Counts {
   uint64_t packets = 0;
@@ -158,7 +158,7 @@ bool parse_count(const char *text, uint64_t &out) {
 }
 
 int usage() {
-  fprintf(stderr, "usage: dissect_file [--max-bytes N] [--reset-every N] [--filter EXPR] [--config-dir DIR] FILE...\n");
+  fprintf(stderr, "usage: dissect_file [--max-bytes N] [--session-packets N] [--filter EXPR] [--config-dir DIR] FILE...\n");
   return 2;
 }
 
@@ -171,9 +171,9 @@ int main(int argc, char **argv) {
   setenv("G_SLICE", "always-malloc", 0);
   CaptureOptions base;
   base.max_bytes = kMaxBytes;
-  base.reset_every = kResetEvery;
+  base.session_packets = kSessionPackets;
   base.skip_records = 0;
-  base.walk = true;
+  base.dissect_only = false;
   RuntimeOptions runtime;
   runtime.config_dir = ESPCAP_CONFIG_DIR;
   std::vector<std::string> files;
@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
     bool has_value = i + 1 < argc;
     uint64_t n;
     if (arg == "--max-bytes" && has_value && parse_count(argv[i + 1], n)) base.max_bytes = (uint32_t)n, i++;
-    else if (arg == "--reset-every" && has_value && parse_count(argv[i + 1], n)) base.reset_every = n, i++;
+    else if (arg == "--session-packets" && has_value && parse_count(argv[i + 1], n)) base.session_packets = n, i++;
     else if (arg == "--filter" && has_value) base.display_filter = argv[++i];
     else if (arg == "--config-dir" && has_value) runtime.config_dir = argv[++i];
     else if (arg.rfind("--", 0) == 0) return usage();

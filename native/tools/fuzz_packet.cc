@@ -50,7 +50,7 @@ constexpr uint8_t kSnappedBit = 0x80;
 // espcap's default session length. Each reset keeps about 10 MB until exit
 // (EPAN-NOTES 3.4): resetting more often would bring a long run to
 // libFuzzer's RSS limit (2.6 GB after 2 million inputs at 20,000).
-constexpr uint64_t kResetEvery = 100000;
+constexpr uint64_t kSessionPackets = 100000;
 
 constexpr size_t kFieldCounters = 1 << 16;
 __attribute__((used, section("__libfuzzer_extra_counters"))) uint8_t g_field_counters[kFieldCounters];
@@ -99,9 +99,9 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   if (!runtime_init(runtime, error)) die("libwireshark did not start", error, "");
   CaptureOptions options;
   options.max_bytes = 64;  // espcap's --max-bytes default
-  options.reset_every = kResetEvery;
+  options.session_packets = kSessionPackets;
   options.skip_records = 0;
-  options.walk = true;
+  options.dissect_only = false;
   CaptureError capture_error;
   g_dissector = CaptureDissector::without_file(options, capture_error).release();
   if (!g_dissector) die("no dissector", capture_error.message, "");

@@ -105,10 +105,10 @@ export async function dissectFile(
       path: job.path,
       filter: options.filter,
       maxBytes: options.maxBytes,
-      resetEvery: options.sessionPackets,
+      sessionPackets: options.sessionPackets,
       skipRecords: job.skipRecords,
       maxPackets: job.maxPackets,
-      walk: !options.dissectOnly,
+      dissectOnly: options.dissectOnly,
       ...(job.live ? { frameNotesFd: job.live.frameNotesFd } : {}),
       ...(job.part ? { part: job.part } : {}),
     });

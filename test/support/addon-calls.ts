@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   await initEngine();
   out.contract = [out.contract, addon.documentContract().packetFields.length];
   out.registry = (await addon.fieldRegistry()).split('\n').length;
-  const options = { path: capture, maxBytes: 64, resetEvery: 50, skipRecords: 3, batchSize: 7, readAhead: 2, maxPackets: 0, walk: true, documentFields: ',"capture":"file"' };
+  const options = { path: capture, maxBytes: 64, sessionPackets: 50, skipRecords: 3, batchSize: 7, readAhead: 2, maxPackets: 0, dissectOnly: false, documentFields: ',"capture":"file"' };
   const reader = await addon.open(options);
   let text = '';
   for (let batch = await reader.next(); batch; batch = await reader.next()) text += batch.text.toString('latin1') + batch.newFields;
