@@ -287,7 +287,8 @@ export function luceneRegexp(pcre: string): { pattern: string; caseInsensitive: 
   const refuse = (what: string): never => {
     throw new UntranslatableFilter(`the regular expression construct ${what} in "${pcre}"`);
   };
-  const classes: Record<string, string> = { d: '[0-9]', w: '[A-Za-z0-9_]', s: '[ \\t\\n\\r\\f\\v]', D: '[^0-9]', W: '[^A-Za-z0-9_]', S: '[^ \\t\\n\\r\\f\\v]' };
+  // The white space characters themselves, not \t and the like: Lucene refuses a backslash before most letters (older releases read it as the letter).
+  const classes: Record<string, string> = { d: '[0-9]', w: '[A-Za-z0-9_]', s: '[ \t\n\r\f\v]', D: '[^0-9]', W: '[^A-Za-z0-9_]', S: '[^ \t\n\r\f\v]' };
   let out = '';
   let depth = 0;
   for (let i = 0; i < source.length; i++) {

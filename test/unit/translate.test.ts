@@ -270,6 +270,9 @@ test('regular expressions: what translates into Lucene syntax', () => {
   const lucene = (pcre: string) => luceneRegexp(pcre).pattern;
   assert.equal(lucene(String.raw`[a-f0-9]+\.\d{2,3}`), String.raw`.*([a-f0-9]+\.[0-9]{2,3}).*`);
   assert.equal(lucene(String.raw`\w\D\W`), '.*([A-Za-z0-9_][^0-9][^A-Za-z0-9_]).*');
+  // White space as the characters themselves: Lucene reads no \t, \n, ... escapes.
+  assert.equal(lucene(String.raw`a\sb\S`), '.*(a[ \t\n\r\f\v]b[^ \t\n\r\f\v]).*');
+  assert.ok(!/\\[a-zA-Z]/.test(lucene(String.raw`\d\D\w\W\s\S`)), 'no backslash before a letter');
   assert.equal(lucene('x{3}y{2,}z?'), '.*(x{3}y{2,}z?).*');
   assert.equal(lucene('(ab)*c+'), '.*((ab)*c+).*');
   // Lucene's operators and reserved characters are literals in PCRE: escaped.
