@@ -31,7 +31,7 @@ import type { OutputSpec } from '../outputs';
 import type { FileClaims } from '../outputs/output';
 import { addFileCounts, FileCounts, noFileCounts } from '../sink';
 import { DissectOptions, FileJob, PartResult } from './dissect-file';
-import { DissectingProcess, Supervisor } from './supervisor';
+import { DissectingProcess, Supervisor, SupervisorOptions } from './supervisor';
 import type { FromWorker } from './worker';
 
 type Planned = Extract<FromWorker, { type: 'planned' }>;
@@ -69,6 +69,9 @@ export interface PoolRun {
   cut: { files: number; parts: number };
 }
 
+/** What the pool asks of its supervisor (supervisor.ts); the unit tests give it a stand-in. */
+export type PoolSupervisor = Pick<Supervisor, 'start' | 'prepareSpare' | 'changed' | 'signalAll' | 'watchingSignals' | 'failure' | 'interrupted' | 'sinkReports'>;
+
 export interface PoolOptions {
   workers: number;
   dissect: DissectOptions;
@@ -86,6 +89,8 @@ export interface PoolOptions {
   /** A file was read to its end, or failed. */
   onFileRead?(file: FileOutcome): void;
   onFileDone?(file: FileOutcome): void;
+  /** Makes the supervisor of the dissecting processes: supervisor.ts's unless a test gives a stand-in. */
+  supervisor?(options: SupervisorOptions): PoolSupervisor;
 }
 
 /** A part of a file read by a process whose documents are not all settled yet. */
@@ -130,7 +135,7 @@ class FilePool {
   /** Files this process claimed (see FileClaims). */
   private readonly ours = new Set<string>();
   private readonly workers = new Map<DissectingProcess, Worker>();
-  private readonly supervisor: Supervisor;
+  private readonly supervisor: PoolSupervisor;
   private limitReached = false;
   /** Packets written so far, for --count. */
   private written = 0;
@@ -154,7 +159,8 @@ class FilePool {
     this.queue = files.map((f) => ({ path: f.path, captureId: f.captureId, skipRecords: 0, maxPackets: 0 }));
     // One worker keeps the given order (output in file order, --count takes the first packets).
     if (options.workers > 1) this.queue.sort((a, b) => this.outcomes.get(b.path)!.size - this.outcomes.get(a.path)!.size);
-    this.supervisor = new Supervisor({
+    const supervise = options.supervisor ?? ((o: SupervisorOptions) => new Supervisor(o));
+    this.supervisor = supervise({
       dissect: options.dissect,
       output: options.output,
       onMessage: (p, m) => this.onMessage(p, m),
