@@ -150,7 +150,7 @@ function runFiles(files: string[], options: { deadlineMs: number; oneAtATime?: b
 
 /**
  * A skipped test is a claim left untested, so skips are printed with their
- * reasons. Only what the README lists may be missing: root (network
+ * reasons. Only what CONTRIBUTING.md lists may be missing: root (network
  * namespaces, mounting a small file system) and a Java 21 or newer for the
  * Elasticsearch 9 test (Debian 12 has none). As root, which CI is, any other
  * skip fails the run.
