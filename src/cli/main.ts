@@ -62,7 +62,7 @@ async function runFiles(options: Options, paths: string[], fromDir: boolean): Pr
       workers: options.workers,
       maxPackets: options.count,
       // Several processes share a large file at its session resets.
-      partRecords: options.workers > 1 ? options.sessionPackets : 0,
+      sessionPackets: options.workers > 1 ? options.sessionPackets : 0,
       onReadWhole(file, reason) {
         if (!saidWhole && !options.quiet) warn(`${file} is read whole by one process, as ${reason}`); // said for the first such file only
         saidWhole = true;

@@ -14,7 +14,7 @@
 // records it for resuming). If a process dies, the file it was reading failed;
 // files it had read but not yet settled go back into the queue.
 //
-// A file holding more records than `partRecords` (its --session-packets,
+// A file holding more records than --session-packets (`sessionPackets`,
 // where one process would start a fresh epan session anyway) is cut into
 // parts of that many records, which processes dissect side by side, each in
 // a fresh session: the documents are those of one process reading it whole.
@@ -79,7 +79,7 @@ export interface PoolOptions {
   /** Packets wanted in total (--count; needs one worker); 0 for no limit. */
   maxPackets: number;
   /** Cut a file holding more records than this into parts of this many, for several processes; 0 never. */
-  partRecords: number;
+  sessionPackets: number;
   /** A file with enough records to be cut is read whole by one process, for `reason`. */
   onReadWhole?(path: string, reason: string): void;
   /** Files shared with other espcap processes: claim each before reading it. */
@@ -194,9 +194,9 @@ class FilePool {
   }
 
   private startWorker(): void {
-    const process = this.supervisor.start();
-    this.workers.set(process, { job: undefined, position: 0, unsettled: new Map() });
-    void this.giveWork(process);
+    const dissector = this.supervisor.start();
+    this.workers.set(dissector, { job: undefined, position: 0, unsettled: new Map() });
+    void this.giveWork(dissector);
   }
 
   /**
@@ -204,7 +204,7 @@ class FilePool {
    * stopping, the word to finish. Files other processes are reading are
    * waited for, and asked about again.
    */
-  private async giveWork(process: DissectingProcess): Promise<void> {
+  private async giveWork(dissector: DissectingProcess): Promise<void> {
     for (;;) {
       let job = this.stopping() ? undefined : this.queue.shift();
       if (!job) {
@@ -221,13 +221,13 @@ class FilePool {
       if (mayCut) this.cutsPending++;
       try {
         if (!(await this.claimed(job))) continue;
-        if (mayCut && this.workers.has(process)) job = await this.plan(process, job);
+        if (mayCut && this.workers.has(dissector)) job = await this.plan(dissector, job);
       } finally {
         if (mayCut) this.cutsPending--;
         for (const resolve of this.waitingForPlans.splice(0)) resolve();
       }
-      if (!job) return; // the process died while planning: the file waits for another
-      const worker = this.workers.get(process);
+      if (!job) return; // the dissector died while planning: the file waits for another
+      const worker = this.workers.get(dissector);
       if (!worker) {
         // The process died while the claim was out: the file waits for another.
         this.queue.unshift(job);
@@ -238,15 +238,15 @@ class FilePool {
       worker.job = job;
       worker.position = job.part?.start ?? this.progress.get(job.path)!.position;
       this.progress.get(job.path)!.openParts++;
-      process.send({ type: 'job', job });
+      dissector.send({ type: 'job', job });
       return;
     }
-    process.send({ type: 'finish' });
+    dissector.send({ type: 'finish' });
   }
 
   /** A file not yet planned that may hold more records than a part (16 bytes at least each: a pcap record header). */
   private mayCut(job: FileJob): boolean {
-    const every = this.options.partRecords;
+    const every = this.options.sessionPackets;
     return every > 0 && !this.progress.get(job.path)!.planned && this.outcomes.get(job.path)!.size > 24 + 16 * every;
   }
 
@@ -255,13 +255,13 @@ class FilePool {
    * others go to the front of the queue), or the whole file. Undefined if the
    * process died meanwhile (the job is back in the queue).
    */
-  private async plan(process: DissectingProcess, job: FileJob): Promise<FileJob | undefined> {
-    const every = this.options.partRecords;
+  private async plan(dissector: DissectingProcess, job: FileJob): Promise<FileJob | undefined> {
+    const every = this.options.sessionPackets;
     const answer = await new Promise<Planned | undefined>((resolve) => {
-      this.plans.set(process, resolve);
-      process.send({ type: 'plan', path: job.path, every });
+      this.plans.set(dissector, resolve);
+      dissector.send({ type: 'plan', path: job.path, every });
     });
-    this.plans.delete(process);
+    this.plans.delete(dissector);
     if (!answer) {
       this.queue.unshift(job);
       if (!this.stopping() && this.workers.size < this.options.workers) this.startWorker();
@@ -327,17 +327,17 @@ class FilePool {
     void this.options.claims?.release(file.captureId);
   }
 
-  private onMessage(process: DissectingProcess, m: FromWorker): void {
+  private onMessage(dissector: DissectingProcess, m: FromWorker): void {
     if (m.type === 'fatal') {
       // The others stop after their current batch and flush what they read.
-      for (const other of this.workers.keys()) if (other !== process) other.child.kill('SIGTERM');
+      for (const other of this.workers.keys()) if (other !== dissector) other.child.kill('SIGTERM');
       return;
     }
-    const worker = this.workers.get(process);
+    const worker = this.workers.get(dissector);
     if (!worker) return; // a spare, not at work yet
     switch (m.type) {
       case 'planned':
-        this.plans.get(process)?.(m);
+        this.plans.get(dissector)?.(m);
         break;
       case 'progress': {
         const bytes = Math.max(0, Math.min(m.position, this.outcomes.get(m.path)!.size) - worker.position);
@@ -347,11 +347,11 @@ class FilePool {
         break;
       }
       case 'near-limit':
-        this.nearLimit.add(process);
+        this.nearLimit.add(dissector);
         this.supervisor.prepareSpare();
         break;
       case 'read':
-        this.partRead(process, worker, m.result);
+        this.partRead(dissector, worker, m.result);
         break;
       case 'settled':
         this.settle(worker, m.path, m.skipRecords, m.counts);
@@ -359,7 +359,7 @@ class FilePool {
     }
   }
 
-  private partRead(process: DissectingProcess, worker: Worker, r: PartResult): void {
+  private partRead(dissector: DissectingProcess, worker: Worker, r: PartResult): void {
     const file = this.outcomes.get(r.path)!;
     const job = worker.job!;
     const progress = this.progress.get(r.path)!;
@@ -371,10 +371,10 @@ class FilePool {
     if (r.error) file.error = r.error;
     if (r.complete) {
       progress.partsLeft--;
-      // A part before the last ends where the next begins: exactly `partRecords` records on.
+      // A part before the last ends where the next begins: exactly `sessionPackets` records on.
       const part = job.part;
-      if (part && part.end && r.records !== part.firstRecord + this.options.partRecords)
-        file.error ??= { code: 'READ_ERROR', message: `its part from record ${part.firstRecord + 1} read as ${r.records - part.firstRecord} records, not ${this.options.partRecords}: read it with --workers 1` };
+      if (part && part.end && r.records !== part.firstRecord + this.options.sessionPackets)
+        file.error ??= { code: 'READ_ERROR', message: `its part from record ${part.firstRecord + 1} read as ${r.records - part.firstRecord} records, not ${this.options.sessionPackets}: read it with --workers 1` };
     }
     if (r.notCapture) file.notCapture = true;
     worker.unsettled.set(partKey(r.path, r.skipRecords), { file, job, result: r });
@@ -385,7 +385,7 @@ class FilePool {
     if (r.recycle) {
       // The rest of the file (or of the part) goes first, to the successor; this process flushes and exits.
       if (!r.complete) this.queue.unshift({ ...job, skipRecords: r.records, maxPackets: 0 });
-      this.nearLimit.delete(process);
+      this.nearLimit.delete(dissector);
       // A part read to its end may have been the last work there is: no successor is needed then.
       if (this.queue.length || this.cutsPending || this.heldElsewhere.length) {
         this.replacements++;
@@ -394,7 +394,7 @@ class FilePool {
       // The spare went to this one's successor: another process near its limit will want one too.
       if ([...this.nearLimit].some((p) => this.workers.has(p))) this.supervisor.prepareSpare();
     } else if (!r.interrupted && !r.limitReached) {
-      this.giveWork(process); // or tell it to finish, if the run is stopping
+      this.giveWork(dissector); // or tell it to finish, if the run is stopping
     }
   }
 
@@ -420,13 +420,13 @@ class FilePool {
     if (p.partsLeft === 0 && p.openParts === 0 && !file.error) this.options.onFileDone?.(file);
   }
 
-  private onExit(process: DissectingProcess, how: string): void {
-    this.plans.get(process)?.(undefined);
-    const worker = this.workers.get(process);
+  private onExit(dissector: DissectingProcess, how: string): void {
+    this.plans.get(dissector)?.(undefined);
+    const worker = this.workers.get(dissector);
     if (!worker) return; // a spare that was not needed
-    this.workers.delete(process);
-    this.nearLimit.delete(process);
-    if (!process.crashed) return;
+    this.workers.delete(dissector);
+    this.nearLimit.delete(dissector);
+    if (!dissector.crashed) return;
     // The process died (a crash inside a dissector): the file it was reading
     // failed; what it had read but not flushed is read again by another.
     if (worker.job) {

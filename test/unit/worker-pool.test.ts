@@ -102,7 +102,7 @@ class World implements PoolSupervisor {
 
   constructor(
     readonly files: Record<string, FileSpec>,
-    readonly partRecords = 0,
+    readonly sessionPackets = 0,
   ) {}
 
   /** For PoolOptions.supervisor. */
@@ -198,7 +198,7 @@ class World implements PoolSupervisor {
 
   /** Reading a job whole: to the end of its part or file, or to --count. */
   readWhole(job: FileJob): PartResult {
-    const end = job.part?.end ? job.part.firstRecord + this.partRecords : this.files[job.path].records;
+    const end = job.part?.end ? job.part.firstRecord + this.sessionPackets : this.files[job.path].records;
     let packets = end - job.skipRecords;
     const limitReached = job.maxPackets > 0 && packets >= job.maxPackets;
     if (limitReached) packets = job.maxPackets;
@@ -255,7 +255,7 @@ async function runWorld(world: World, options: Partial<PoolOptions> & { workers:
     dissect: DISSECT,
     output: { format: 'ndjson', target: '/dev/null' } as OutputSpec,
     maxPackets: 0,
-    partRecords: world.partRecords,
+    sessionPackets: world.sessionPackets,
     onFileRead: (f) => seen.read.push(f.path),
     onFileDone: (f) => seen.done.push(f.path),
     onProgress: (packets, bytes) => {
