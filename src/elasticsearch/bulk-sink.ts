@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import { Client, errors } from '@elastic/elasticsearch';
 import { BatchView, DocumentBuilder } from '../document';
 import { Meta } from '../engine/engine';
-import { EspcapError, writeFailure } from '../errors';
+import { EspcapError, warn, writeFailure } from '../errors';
 import { FileCounts, noFileCounts, PacketSink } from '../sink';
 import { backoff, describeError, retryable, sleep, withRetries } from './cluster';
 import { describeRefusal, EsError, fieldLimitIn } from './refusals';
@@ -264,7 +264,7 @@ export class ElasticsearchSink implements PacketSink {
   private failing(reason: string, started: number): void {
     if (this.failingSince === undefined && !this.options.quiet && Date.now() - this.warnedAt >= 60_000) {
       this.warnedAt = Date.now();
-      process.stderr.write(`espcap: warning: Elasticsearch refuses for now: ${reason}; retrying for up to ${Math.round(this.options.retryDeadlineMs / 1000)} s\n`);
+      warn(`warning: Elasticsearch refuses for now: ${reason}; retrying for up to ${Math.round(this.options.retryDeadlineMs / 1000)} s`);
     }
     this.failingSince ??= Math.max(started, this.acceptedAt);
     this.lastFailure = reason;
@@ -311,16 +311,16 @@ export class ElasticsearchSink implements PacketSink {
             // Documents are still indexed whole (layers is not dynamic): the new fields stay in _source only.
             this.counts.unmappedFields += fresh.length;
             if (!this.atFieldLimit.has(index))
-              process.stderr.write(
-                `espcap: warning: ${index} is at its limit of ${limit} fields (index.mapping.total_fields.limit): the fields it lacks are kept in _source but not searchable; ` +
-                  `raise the limit for the documents to come (PUT /${index}/_settings {"index.mapping.total_fields.limit": ${FIELD_BUDGET + 500}})\n`,
+              warn(
+                `warning: ${index} is at its limit of ${limit} fields (index.mapping.total_fields.limit): the fields it lacks are kept in _source but not searchable; ` +
+                  `raise the limit for the documents to come (PUT /${index}/_settings {"index.mapping.total_fields.limit": ${FIELD_BUDGET + 500}})`,
               );
             this.atFieldLimit.add(index);
             this.mappedUpTo.set(index, this.fields.length);
           } else if (err instanceof errors.ResponseError && err.meta.statusCode === 400) {
             // The index maps some of these fields differently (another template):
             // documents it rejects go to the dead-letter file with the reason.
-            process.stderr.write(`espcap: warning: ${index}: mapping not updated: ${describeError(err)}\n`);
+            warn(`warning: ${index}: mapping not updated: ${describeError(err)}`);
             this.mappedUpTo.set(index, this.fields.length);
           } else {
             throw new EspcapError(`Elasticsearch: cannot prepare index ${index}: ${describeError(err)}; run the same command again to index the rest`);
@@ -352,7 +352,7 @@ export class ElasticsearchSink implements PacketSink {
       this.templatedUpTo = this.fields.length;
     } catch (err) {
       if (retryable(err)) throw new EspcapError(`Elasticsearch: cannot prepare index ${forIndex}: ${describeError(err)}; run the same command again to index the rest`);
-      if (!this.templateWarned) process.stderr.write(`espcap: warning: cannot add the new fields to the index template ${name}: ${describeError(err)}\n`);
+      if (!this.templateWarned) warn(`warning: cannot add the new fields to the index template ${name}: ${describeError(err)}`);
       this.templateWarned = true;
       this.templatedUpTo = this.fields.length; // not again for these
     }

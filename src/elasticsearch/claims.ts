@@ -24,7 +24,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Client, errors } from '@elastic/elasticsearch';
-import { EspcapError } from '../errors';
+import { EspcapError, warn } from '../errors';
 import { deadline, describeError, withRetries } from './cluster';
 import { IngestState, STATE_INDEX } from './ingest-state';
 
@@ -236,9 +236,9 @@ export class CaptureClaims {
         if (!(conflict(err) || notFound(err)) || this.held.get(id) !== claim) continue; // the cluster is away: the next round tries again
         this.held.delete(id);
         this.stats.lost.push(claim.doc.path);
-        process.stderr.write(
-          `espcap: warning: the claim on ${claim.doc.path} was taken over by another process (this one renewed nothing for --lease); ` +
-            'both read it, the second copy of each packet counts as a duplicate\n',
+        warn(
+          `warning: the claim on ${claim.doc.path} was taken over by another process (this one renewed nothing for --lease); ` +
+            'both read it, the second copy of each packet counts as a duplicate',
         );
       }
     }

@@ -2,7 +2,7 @@
 // start-up that fails fast with a one-line error.
 import * as fs from 'node:fs';
 import { Client, ClusterConnectionPool, errors } from '@elastic/elasticsearch';
-import { EspcapError, UsageError } from '../errors';
+import { EspcapError, UsageError, warn } from '../errors';
 import { describeRefusal, EsError, explainRefusal, reasonOf } from './refusals';
 
 /** How to reach the cluster; passed to dissecting processes over IPC, never in arguments. */
@@ -73,7 +73,7 @@ export function clusterOptions(flags: ConnectionFlags): ClusterOptions {
     requestTimeoutMs: 60000,
   };
   if (flags.username && cluster.password === undefined) throw new UsageError('--username needs a password: set ESPCAP_PASSWORD or give --password-file');
-  if (flags.insecure) process.stderr.write('espcap: warning: --insecure: TLS certificates are not verified; anyone on the path can read and change what is indexed\n');
+  if (flags.insecure) warn('warning: --insecure: TLS certificates are not verified; anyone on the path can read and change what is indexed');
   return cluster;
 }
 

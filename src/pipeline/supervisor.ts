@@ -15,7 +15,7 @@
 import { ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import { closeFd, makePipe } from '../engine/live-capture';
-import { EspcapError, UsageError } from '../errors';
+import { EspcapError, UsageError, warn } from '../errors';
 import { OutputClosedError } from '../sink';
 import type { OutputSpec } from '../outputs';
 import type { StreamFds } from '../engine/live-capture';
@@ -133,7 +133,7 @@ export class Supervisor {
     const onSignal = () => {
       if (this.interrupted) {
         for (const p of this.processes) p.child.kill('SIGKILL');
-        process.stderr.write('espcap: interrupted twice: stopped without flushing\n');
+        warn('interrupted twice: stopped without flushing');
         process.exit(130);
       }
       this.interrupted = true;
