@@ -2,44 +2,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dissectOptions, Options, parseCommandLine } from './args';
-import { captureId } from '../capture-id';
 import { EspcapError, oneLine, UsageError, warn } from '../errors';
 import { prepareOutput } from '../outputs';
 import type { ElasticsearchChoice } from '../outputs/elasticsearch';
 import type { PreparedOutput } from '../outputs/output';
 import { addFileCounts, noFileCounts, OutputClosedError } from '../sink';
-import { PoolFile, PoolRun, runPool } from '../pipeline/worker-pool';
+import { describeFiles, listCaptureCandidates } from '../pipeline/capture-files';
+import { PoolRun, runPool } from '../pipeline/worker-pool';
 import { checkDisplayFilter, wiresharkVersion } from '../engine/engine';
 import { printInterfaces, runLiveCommand } from './live';
 import { Progress, size } from './progress';
-
-/** Every regular file under dir, recursively, in sorted path order. */
-export function listCaptureCandidates(dir: string): string[] {
-  let stat;
-  try {
-    stat = fs.statSync(dir);
-  } catch (err) {
-    throw new EspcapError(`cannot read directory ${dir}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}`);
-  }
-  if (!stat.isDirectory()) throw new EspcapError(`${dir} is not a directory`);
-  const found: string[] = [];
-  const walk = (at: string) => {
-    let entries;
-    try {
-      entries = fs.readdirSync(at, { withFileTypes: true });
-    } catch (err) {
-      warn(`skipping ${at}: ${(err as Error).message}`);
-      return;
-    }
-    for (const entry of entries) {
-      const full = path.join(at, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.isFile() || (entry.isSymbolicLink() && fs.statSync(full, { throwIfNoEntry: false })?.isFile())) found.push(full);
-    }
-  };
-  walk(dir);
-  return found.sort();
-}
 
 async function runFiles(options: Options, paths: string[], fromDir: boolean): Promise<number> {
   const started = process.hrtime.bigint();
@@ -48,10 +20,7 @@ async function runFiles(options: Options, paths: string[], fromDir: boolean): Pr
   let skipped = 0;
   let run: PoolRun;
   try {
-    const all: PoolFile[] = paths.map((p) => {
-      const full = path.resolve(p);
-      return { path: full, size: fs.statSync(full, { throwIfNoEntry: false })?.size ?? 0, captureId: tryCaptureId(full) };
-    });
+    const all = describeFiles(paths);
     const files = await output.skipFinished(all);
     skipped = all.length - files.length;
     // Progress only where it does not mix with the packets themselves.
@@ -82,14 +51,6 @@ async function runFiles(options: Options, paths: string[], fromDir: boolean): Pr
     await output.close(); // after the resume state of every settled capture is written
   }
   return report(options, run, skipped, fromDir, output, started);
-}
-
-function tryCaptureId(file: string): string | undefined {
-  try {
-    return captureId(file);
-  } catch {
-    return undefined; // reported when the file is opened
-  }
 }
 
 function report(options: Options, run: PoolRun, skipped: number, fromDir: boolean, output: PreparedOutput, started: bigint): number {
