@@ -16,22 +16,14 @@ import * as path from 'node:path';
 import { corpusEntries, tempDir, testPcaps } from './support/paths';
 import { parseNdjson } from './support/programs';
 import { count, es, indexedSoFar, summary, tsharkCountsPerIndex } from './support/elasticsearch';
-
-interface Cluster {
-  urls: string[];
-  kill(node: number): Promise<void>;
-  stop(node: number): Promise<void>;
-  start(nodes?: number[]): Promise<void>;
-  close(): Promise<void>;
-}
+import * as harness from './cluster';
 
 const espcapBin = path.join(__dirname, '..', '..', 'bin', 'espcap.js');
 const capture = corpusEntries().find((e) => e.file === 'echo-connections.pcap.gz')!; // 82,582 packets, one day
-let cluster: Cluster;
+let cluster: harness.TestCluster;
 let base: string;
 
 before(async () => {
-  const harness = require(path.join(__dirname, '..', '..', 'scripts', 'elasticsearch.js'));
   cluster = await harness.startCluster({ nodes: 3, quiet: true });
   base = cluster.urls[0];
 });

@@ -10,10 +10,10 @@ import * as path from 'node:path';
 import { tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, parseNdjson } from './support/programs';
 import { es, summary, tsharkCountsPerIndex } from './support/elasticsearch';
+import * as harness from './cluster';
 
 const VERSION = '9.2.0';
 const captures = fs.readdirSync(testPcaps).map((f) => path.join(testPcaps, f));
-const harness = require(path.join(__dirname, '..', '..', 'scripts', 'elasticsearch.js'));
 // Debian 12 packages Java 17 only: the JDK 21 or newer comes from elsewhere (e.g. Temurin under /usr/lib/jvm).
 let noJava: string | false = false;
 try {
@@ -21,7 +21,7 @@ try {
 } catch (err) {
   noJava = `needs Java 21 or newer for Elasticsearch ${VERSION}: ${(err as Error).message}`;
 }
-let cluster: { urls: string[]; close(): Promise<void> };
+let cluster: harness.TestCluster;
 let url: string;
 
 before(async () => {

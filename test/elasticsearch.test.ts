@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { corpusEntries, tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, espcapAsync, inParallel, parseNdjson, tshark } from './support/programs';
 import { count, countsPerIndex, es, esUrl, packetIndices, resetCluster, summary, tsharkCountsPerIndex, waitForIndexed } from './support/elasticsearch';
+import * as harness from './cluster';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap');
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap');
@@ -237,7 +238,6 @@ test('documents Elasticsearch refuses (a conflicting template) go to the dead-le
 
 test('a cluster that crashes mid-run and comes back: retries, nothing lost, nothing twice, exit code 0', async (t) => {
   if (!process.env.ESPCAP_TEST_ES_MANAGED) return t.skip('the cluster is not managed by this test run (ESPCAP_TEST_ES_URL)');
-  const harness = require(path.join(__dirname, '..', '..', 'scripts', 'elasticsearch.js'));
   const { spawn } = await import('node:child_process');
   const capture = corpusEntries().find((e) => e.file === 'echo-connections.pcap.gz')!;
   await resetCluster();

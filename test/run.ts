@@ -10,11 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-interface Harness {
-  start(options: { quiet: boolean }): Promise<{ url: string; reused: boolean }>;
-  stop(options: { quiet: boolean }): Promise<void>;
-}
+import * as harness from './cluster';
 
 const dir = __dirname;
 
@@ -55,7 +51,6 @@ async function main(): Promise<number> {
     }
     if (!unitFailed && withCluster.length) {
       if (!process.env.ESPCAP_TEST_ES_URL) {
-        const harness = require(path.join(dir, '..', '..', 'scripts', 'elasticsearch.js')) as Harness;
         console.error('starting a local Elasticsearch for the tests (set ESPCAP_TEST_ES_URL to use an existing cluster)');
         const cluster = await harness.start({ quiet: true });
         process.env.ESPCAP_TEST_ES_URL = cluster.url;
