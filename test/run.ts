@@ -54,8 +54,6 @@ async function main(): Promise<number> {
         console.error('starting a local Elasticsearch for the tests (set ESPCAP_TEST_ES_URL to use an existing cluster)');
         const cluster = await harness.start({ quiet: true });
         process.env.ESPCAP_TEST_ES_URL = cluster.url;
-        // The harness works here: tests may start clusters of their own with it.
-        process.env.ESPCAP_TEST_HARNESS = '1';
         if (!cluster.reused) {
           // Tests may crash and restart a cluster this run started, never someone
           // else's; stop() stops it whatever its process is by then.
