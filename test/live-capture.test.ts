@@ -12,7 +12,7 @@ import { Doc, espcap, parseNdjson, tsharkFields } from './support/programs';
 import { es as esCall, esUrl, resetCluster } from './support/elasticsearch';
 import * as net_ from 'node:net';
 import { canMakeNetworks, VethPair } from './support/network';
-import { Capture, exitWithin, startCapture as startOn } from './support/live-capture';
+import { Capture, exitWithin, startCapture as startOn, stopWithCtrlC } from './support/live-capture';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap'); // 1268 packets
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap'); // 108 packets
@@ -63,8 +63,7 @@ test('--bpf keeps exactly the matching packets: DNS over UDP out of HTTP and DNS
   net.replay(httpPcap, 4000);
   net.replay(dnsPcap, 2000);
   await new Promise((r) => setTimeout(r, 1000));
-  process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
+  await stopWithCtrlC(capture);
   const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
   const dnsRows = (await tsharkFields(dnsPcap, ['udp.port'], ['-Y', 'udp.port == 53'])).length;
   assert.ok(dnsRows > 0);
@@ -83,8 +82,7 @@ test('dissection runs unprivileged: after opening the interface espcap and its d
   const nobody = Number(fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':')[2]);
   assert.deepEqual(uid(espcapPid), [nobody, nobody]);
   for (const worker of workers) assert.deepEqual(uid(worker), [nobody, nobody]);
-  process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
+  await stopWithCtrlC(capture);
   assert.match(capture.stderr(), /dissecting as nobody/);
 });
 
@@ -137,8 +135,7 @@ test('live packets indexed into Elasticsearch as they come: one document per pac
   const deadline = Date.now() + 10000;
   while ((await live()) < 108 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   assert.equal(await live(), 108, 'every packet indexed within seconds, before espcap stops');
-  process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
+  await stopWithCtrlC(capture);
   assert.match(capture.stderr(), /108 packets read, 108 indexed/);
   assert.equal(await live(), 108);
   // Found again, but a live capture left no file to read the packets back from: said, with the count, exit 1.
@@ -214,8 +211,7 @@ test('--user takes a numeric uid without a passwd entry: the output and the diss
   assert.match(fs.readFileSync(`/proc/${espcapPid}/status`, 'utf8'), /^Uid:\s+54321\s+54321/m);
   assert.equal(fs.statSync(out).uid, 54321);
   assert.equal(fs.statSync(out).gid, 54321);
-  process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
+  await stopWithCtrlC(capture);
   assert.match(capture.stderr(), /dissecting as 54321/);
 });
 

@@ -15,7 +15,7 @@ import { corpusDir, espcapBin, tempDir, testPcaps } from './support/paths';
 import { Doc, espcap, parseNdjson, tsharkFields } from './support/programs';
 import { count, es, esUrl, resetCluster } from './support/elasticsearch';
 import { canMakeNetworks, VethPair } from './support/network';
-import { Capture, exitWithin, startCapture as startOn } from './support/live-capture';
+import { Capture, exitWithin, startCapture as startOn, stopWithCtrlC } from './support/live-capture';
 
 const httpPcap = path.join(testPcaps, 'test_http.pcap'); // 1268 packets
 const dnsPcap = path.join(testPcaps, 'test_dns.pcap'); // 108 packets
@@ -305,8 +305,7 @@ test('Ctrl-C with --workers 2: every worker flushes what it has; the summary and
   net.replay(httpPcap, 3000);
   net.replay(dnsPcap, 2000);
   await new Promise((r) => setTimeout(r, 1000));
-  process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 0, capture.stderr());
+  await stopWithCtrlC(capture);
   const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
   assert.equal(docs.length, 1268 + 108);
   assert.match(capture.stderr(), /1376 packets captured on espcap0 .* 1376 dissected; dropped: 0 by the kernel, 0 by the interface, 0 by espcap, interrupted/);
@@ -334,8 +333,7 @@ test('a dissecting process killed: said, its worker gets a fresh process, captur
   }
   net.replay(httpPcap, 2000);
   await dissectedAtLeast(capture, 108 + 1268);
-  process.kill(-capture.child.pid!, 'SIGINT');
-  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), 1, capture.stderr());
+  await stopWithCtrlC(capture, 1);
   assert.match(capture.stderr(), /a dissecting process of worker [12] died \(signal SIGKILL\); the packets it had not written are lost and counted below/);
   const docs = parseNdjson(fs.readFileSync(out, 'utf8'));
   // What the killed process had written stays; every packet after it arrives.

@@ -1,5 +1,6 @@
 // espcap capturing live in the capture namespace of a VethPair, for the live
 // tests: started, watched, and stopped within a deadline.
+import * as assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import type { VethPair } from './network';
@@ -38,4 +39,10 @@ export async function exitWithin(capture: Capture, seconds: number, what: string
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Ctrl-C to espcap's process group, as a terminal sends it; its exit code must be `expected` within a minute. */
+export async function stopWithCtrlC(capture: Capture, expected = 0): Promise<void> {
+  process.kill(-capture.child.pid!, 'SIGINT');
+  assert.equal(await exitWithin(capture, 60, 'stop after Ctrl-C'), expected, capture.stderr());
 }
