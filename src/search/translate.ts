@@ -35,6 +35,13 @@ export const EITHER_DIRECTION: Readonly<Record<string, readonly [string, string]
   'sctp.port': ['sctp.srcport', 'sctp.dstport'],
 };
 
+/**
+ * Fields Wireshark always adds hidden, so never in documents (espcap leaves
+ * hidden items out), other than the either-direction ones: a test of them
+ * would find nothing where Wireshark finds packets.
+ */
+const ALWAYS_HIDDEN = new Set(['_ws.expert.message']);
+
 /** frame.time is every document's @timestamp, kept to the nanosecond (layers.frame.time is a date, to the millisecond). */
 const FRAME_TIME = 'frame.time';
 const TIMESTAMP = '@timestamp';
@@ -44,6 +51,7 @@ const NUMBER_KINDS: ValueKind[] = [...INTEGER_KINDS, 'float', 'seconds'];
 
 export function translateFilter(tree: FilterNode, info: (abbrev: string) => FieldInfo): EsQuery {
   const fieldInfo = (abbrev: string): FieldInfo => {
+    if (ALWAYS_HIDDEN.has(abbrev)) throw new UntranslatableFilter(`the field ${abbrev} (hidden in Wireshark's tree, so not in documents)`);
     const f = info(abbrev);
     // Byte fields longer than --max-bytes (64 by default) are left out of documents when indexed.
     if (f.kind === 'hex') throw new UntranslatableFilter(`the byte field ${abbrev} (left out of documents when longer than --max-bytes, so not found exactly)`);
@@ -172,9 +180,13 @@ function esValue(name: string, f: FieldInfo, literal: Literal): string | number 
       if (n < 0 && (f.kind === 'uint32' || f.kind === 'uint64')) return wrong('a negative number for an unsigned field');
       return n;
     }
-    case 'float':
-    case 'seconds': {
+    case 'float': {
       if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) return wrong('not a decimal number');
+      return Number(text);
+    }
+    case 'seconds': {
+      // libwireshark 4.0 reads a time in seconds without an exponent ("1.3e9" is not 1300000000 to it).
+      if (!/^[-+]?(\d+\.?\d*|\.\d+)$/.test(text)) return wrong('seconds are written without an exponent');
       return Number(text);
     }
     case 'ipv4':
